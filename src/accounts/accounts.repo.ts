@@ -1,0 +1,116 @@
+import type { Knex } from 'knex';
+
+export interface Account {
+  id: string;
+  email: string;
+  username: string | null;
+  name: string;
+  emailVerifiedAt: Date | null;
+  passwordHash: string;
+  roles: string[];
+  disabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface AccountRow {
+  id: string;
+  email: string;
+  email_normalized: string;
+  username: string | null;
+  username_normalized: string | null;
+  name: string;
+  email_verified_at: Date | null;
+  password_hash: string;
+  roles: string[];
+  disabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    name: row.name,
+    emailVerifiedAt: row.email_verified_at,
+    passwordHash: row.password_hash,
+    roles: row.roles,
+    disabled: row.disabled,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface NewAccountRow {
+  email: string;
+  emailNormalized: string;
+  username: string | null;
+  usernameNormalized: string | null;
+  name: string;
+  passwordHash: string;
+  roles: string[];
+  emailVerifiedAt: Date | null;
+}
+
+export function createAccountsRepo(knex: Knex) {
+  return {
+    /** Inserts; returns undefined when the e-mail address or username is already taken. */
+    async insert(a: NewAccountRow, trx: Knex = knex): Promise<Account | undefined> {
+      const rows = (await trx('accounts')
+        .insert({
+          email: a.email,
+          email_normalized: a.emailNormalized,
+          username: a.username,
+          username_normalized: a.usernameNormalized,
+          name: a.name,
+          password_hash: a.passwordHash,
+          roles: a.roles,
+          email_verified_at: a.emailVerifiedAt,
+        })
+        .onConflict()
+        .ignore()
+        .returning('*')) as AccountRow[];
+      return rows[0] ? toAccount(rows[0]) : undefined;
+    },
+
+    async findById(id: string, trx: Knex = knex): Promise<Account | undefined> {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      const row = (await trx('accounts').where({ id }).first()) as AccountRow | undefined;
+      return row ? toAccount(row) : undefined;
+    },
+
+    /** By normalised e-mail address or normalised username. */
+    async findByLogin(normalized: string, trx: Knex = knex): Promise<Account | undefined> {
+      const row = (await trx('accounts')
+        .where({ email_normalized: normalized })
+        .orWhere({ username_normalized: normalized })
+        .orderByRaw('email_normalized = ? desc', [normalized])
+        .first()) as AccountRow | undefined;
+      return row ? toAccount(row) : undefined;
+    },
+
+    async existsByLogin(emailNormalized: string, usernameNormalized: string | null, trx: Knex = knex) {
+      const q = trx('accounts').where({ email_normalized: emailNormalized });
+      if (usernameNormalized) q.orWhere({ username_normalized: usernameNormalized });
+      return Boolean(await q.first('id'));
+    },
+
+    async updatePasswordHash(id: string, passwordHash: string, trx: Knex = knex): Promise<void> {
+      await trx('accounts').where({ id }).update({ password_hash: passwordHash, updated_at: trx.fn.now() });
+    },
+
+    async update(id: string, fields: Partial<Pick<Account, 'name' | 'disabled' | 'roles' | 'emailVerifiedAt'>>, trx: Knex = knex) {
+      const row: Record<string, unknown> = { updated_at: trx.fn.now() };
+      if (fields.name !== undefined) row.name = fields.name;
+      if (fields.disabled !== undefined) row.disabled = fields.disabled;
+      if (fields.roles !== undefined) row.roles = fields.roles;
+      if (fields.emailVerifiedAt !== undefined) row.email_verified_at = fields.emailVerifiedAt;
+      const rows = (await trx('accounts').where({ id }).update(row).returning('*')) as AccountRow[];
+      return rows[0] ? toAccount(rows[0]) : undefined;
+    },
+  };
+}
+
+export type AccountsRepo = ReturnType<typeof createAccountsRepo>;

@@ -1,0 +1,146 @@
+import type { Knex } from 'knex';
+import { ConflictError, EmailNotVerifiedError, InvalidCredentialsError, ValidationError } from '../errors.ts';
+import { createAccountsRepo, type Account } from './accounts.repo.ts';
+import type { PasswordHasher } from './password.ts';
+
+export type { Account } from './accounts.repo.ts';
+
+/** Lower-case, NFKC, trimmed: two spellings of one address are one account. */
+export function normalizeEmail(email: string): string {
+  return email.normalize('NFKC').trim().toLowerCase();
+}
+
+export function normalizeUsername(username: string): string {
+  return username.normalize('NFKC').trim().toLowerCase();
+}
+
+// Deliberately simple (WHATWG's input[type=email] rule): the confirmation mail is the real test.
+const EMAIL_RE = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/;
+const USERNAME_RE = /^[a-z0-9][a-z0-9_.-]{2,31}$/;
+// C0/C1 control characters (CR, LF, NUL...) never belong in a name or an address.
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
+
+export interface PasswordPolicy {
+  minLength: number;
+  maxLength: number;
+}
+
+export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = { minLength: 12, maxLength: 1024 };
+
+export interface NewAccount {
+  email: string;
+  password: string;
+  name?: string;
+  username?: string;
+  roles?: string[];
+  verified?: boolean;
+}
+
+/** Field problems of a would-be account (empty when all is well). */
+export function validateNewAccount(input: NewAccount, policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY): Record<string, string> {
+  const fields: Record<string, string> = {};
+  const email = typeof input.email === 'string' ? input.email.trim() : '';
+  if (!email || email.length > 254 || CONTROL_RE.test(email) || !EMAIL_RE.test(email)) {
+    fields.email = 'Enter a valid e-mail address.';
+  }
+  if (input.username !== undefined && input.username !== '') {
+    if (typeof input.username !== 'string' || !USERNAME_RE.test(normalizeUsername(input.username))) {
+      fields.username = 'Use 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit.';
+    }
+  }
+  if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length > 200 || CONTROL_RE.test(input.name))) {
+    fields.name = 'Enter a name of at most 200 characters on one line.';
+  }
+  const passwordProblem = checkPassword(input.password, policy);
+  if (passwordProblem) fields.password = passwordProblem;
+  return fields;
+}
+
+/** The password policy's verdict on one password, or undefined when acceptable. */
+export function checkPassword(password: unknown, policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY): string | undefined {
+  if (typeof password !== 'string') return 'Enter a password.';
+  const length = [...password.normalize('NFKC')].length;
+  if (length < policy.minLength) return `Use at least ${policy.minLength} characters.`;
+  if (length > policy.maxLength) return `Use at most ${policy.maxLength} characters.`;
+  return undefined;
+}
+
+/** OIDC standard claims of an account, by granted scope (OIDC Core §5.4). */
+export function claimsFor(account: Account, scopes: Set<string>): Record<string, unknown> {
+  const claims: Record<string, unknown> = { sub: account.id };
+  if (scopes.has('email')) {
+    claims.email = account.email;
+    claims.email_verified = account.emailVerifiedAt !== null;
+  }
+  if (scopes.has('profile')) {
+    claims.name = account.name;
+    if (account.username) claims.preferred_username = account.username;
+    claims.updated_at = Math.floor(account.updatedAt.getTime() / 1000);
+  }
+  return claims;
+}
+
+export interface AccountsDeps {
+  knex: Knex;
+  hasher: PasswordHasher;
+  passwordPolicy?: PasswordPolicy;
+}
+
+export function createAccounts({ knex, hasher, passwordPolicy = DEFAULT_PASSWORD_POLICY }: AccountsDeps) {
+  const repo = createAccountsRepo(knex);
+
+  return {
+    repo,
+    passwordPolicy,
+
+    /**
+     * Creates an account. Throws ValidationError for bad input and ConflictError when the
+     * e-mail address or username is taken (callers facing the public decide what to reveal).
+     */
+    async create(input: NewAccount, trx: Knex = knex): Promise<Account> {
+      const fields = validateNewAccount(input, passwordPolicy);
+      if (Object.keys(fields).length) throw new ValidationError(fields);
+      const username = input.username ? input.username.trim() : null;
+      const passwordHash = await hasher.hash(input.password);
+      const account = await repo.insert(
+        {
+          email: input.email.trim(),
+          emailNormalized: normalizeEmail(input.email),
+          username,
+          usernameNormalized: username ? normalizeUsername(username) : null,
+          name: (input.name ?? '').trim(),
+          passwordHash,
+          roles: input.roles ?? [],
+          emailVerifiedAt: input.verified ? new Date() : null,
+        },
+        trx,
+      );
+      if (!account) throw new ConflictError('ACCOUNT_EXISTS', 'An account with this e-mail address or username already exists.');
+      return account;
+    },
+
+    findById: (id: string) => repo.findById(id),
+
+    /**
+     * Checks a login (e-mail address or username) and password. An unknown, disabled or
+     * wrong-password account all give InvalidCredentialsError after the same argon2 work.
+     */
+    async authenticate(login: string, password: string, { requireVerified = true } = {}): Promise<Account> {
+      if (typeof login !== 'string' || typeof password !== 'string' || login.length > 320 || password.length > passwordPolicy.maxLength * 4) {
+        await hasher.verify(undefined, 'x');
+        throw new InvalidCredentialsError();
+      }
+      const account = await repo.findByLogin(normalizeEmail(login));
+      const ok = await hasher.verify(account?.passwordHash, password);
+      if (!account || !ok || account.disabled) throw new InvalidCredentialsError();
+      if (hasher.needsRehash(account.passwordHash)) {
+        await repo.updatePasswordHash(account.id, await hasher.hash(password));
+      }
+      if (requireVerified && !account.emailVerifiedAt) throw new EmailNotVerifiedError();
+      return account;
+    },
+  };
+}
+
+export type Accounts = ReturnType<typeof createAccounts>;

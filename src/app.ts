@@ -1,0 +1,99 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import { AppError } from './errors.ts';
+import { registerViews, translate } from './http/views.ts';
+import { interactionRoutes } from './interactions/interactions.routes.ts';
+import { deleteExpiredPayloads } from './oidc/adapters/postgres.adapter.ts';
+import { createOidcHost } from './oidc/host.ts';
+import { ensureSigningKeys } from './oidc/keys.ts';
+import { oidcRoutes } from './oidc/oidc.routes.ts';
+import { healthRoutes } from './ops/health.routes.ts';
+import { createServices, type Services } from './services.ts';
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  redis?: Redis;
+}
+
+/** Requests a person makes with a browser get HTML errors; API callers get JSON. */
+function wantsHtml(request: FastifyRequest) {
+  const accept = request.headers.accept ?? '';
+  return accept.includes('text/html') && !request.url.startsWith('/admin/api') && !request.url.startsWith('/session');
+}
+
+async function sendError(reply: FastifyReply, request: FastifyRequest, status: number, code: string, message: string, fields?: Record<string, string>) {
+  reply.code(status).header('cache-control', 'no-store');
+  if (wantsHtml(request)) return reply.view('error', { title: translate('error.title'), code, message });
+  return reply.send({ error: code, message, ...(fields ? { fields } : {}) });
+}
+
+/**
+ * The Gatehouse app: oidc-provider behind Fastify, hosted pages, and the JSON APIs.
+ * Performs no I/O at import; `buildApp` makes sure signing keys exist, nothing more.
+ */
+export async function buildApp({ config, database, redis }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+    },
+    trustProxy: (config.trustProxy ?? false) as boolean,
+    bodyLimit: 64 * 1024,
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  const services = createServices({ config, database, redis });
+  const { knex, box, accounts, clients, adapter } = services;
+
+  await ensureSigningKeys(knex, box);
+  await registerViews(app, { production: config.production });
+  const render = (view: string, data: Record<string, unknown>) => app.view(view, data) as Promise<string>;
+  const host = await createOidcHost({ config, accounts, clients, adapter, render, knex, box, onError: (err) => app.log.error(err) });
+
+  app.decorate('gatehouse', { ...services, config, host, redis });
+
+  await app.register(fastifyCookie, { secret: config.secrets });
+  await app.register(oidcRoutes, { host });
+  await app.register(async (pages) => {
+    await pages.register(fastifyFormbody);
+    await pages.register(interactionRoutes, { host, accounts });
+  });
+  await app.register(healthRoutes, {
+    checks: {
+      database: () => knex.raw('select 1'),
+      ...(redis ? { redis: () => redis.ping() } : {}),
+    },
+  });
+
+  if (!redis) {
+    const sweep = setInterval(() => deleteExpiredPayloads(knex).catch((err) => app.log.warn({ err }, 'expired payload sweep failed')), 10 * 60 * 1000);
+    sweep.unref();
+    app.addHook('onClose', async () => clearInterval(sweep));
+  }
+  app.addHook('onClose', async () => host.close());
+
+  app.setNotFoundHandler((request, reply) => sendError(reply, request, 404, 'NOT_FOUND', translate('error.not_found')));
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof AppError) return sendError(reply, request, err.statusCode, err.code, err.message, err.fields);
+    const status = err.statusCode ?? 500;
+    if (status < 500) {
+      // Fastify's own 4xx (bad JSON, body too large, wrong content type): say what, not how.
+      return sendError(reply, request, status, err.code ?? 'BAD_REQUEST', err.message);
+    }
+    request.log.error({ err }, 'request failed');
+    return sendError(reply, request, 500, 'INTERNAL_ERROR', translate('error.internal'));
+  });
+
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gatehouse: Services & { config: Config; host: Awaited<ReturnType<typeof createOidcHost>>; redis?: Redis };
+  }
+}

@@ -1,0 +1,60 @@
+import { fileURLToPath } from 'node:url';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import { openEmbedded, type EmbeddedDatabase } from './embedded.ts';
+
+// Postgres returns int8 (count(*), bigserial) as strings by default; ours fit in a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+export interface Database {
+  knex: Knex;
+  /** The postgres:// URL in use (the embedded server's when embedded). */
+  url: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export function migrationConfig(): Knex.MigratorConfig {
+  return { directory: MIGRATIONS_DIR, loadExtensions: ['.ts'], tableName: 'knex_migrations' };
+}
+
+/**
+ * Connect to DATABASE_URL, or open the embedded database under DATA_DIR.
+ * `attach: 'allow'` lets the CLI and the worker share the embedded database of a running server.
+ */
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedMaxConnections'>,
+  { attach = 'refuse', poolMax = 10 }: { attach?: 'allow' | 'refuse'; poolMax?: number } = {},
+): Promise<Database> {
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await openEmbedded(config.dataDir, { attach, maxConnections: config.embeddedMaxConnections });
+    url = embedded.url;
+  }
+  const knex = knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, connectionTimeoutMillis: 5000 },
+    pool: { min: 0, max: embedded ? Math.min(poolMax, config.embeddedMaxConnections - 2) : poolMax },
+    acquireConnectionTimeout: 10_000,
+    migrations: migrationConfig(),
+  });
+  return {
+    knex,
+    url,
+    embedded: Boolean(embedded),
+    async close() {
+      await knex.destroy();
+      await embedded?.stop();
+    },
+  };
+}
+
+/** Apply pending migrations; returns the names applied. */
+export async function migrate(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest(migrationConfig())) as [number, string[]];
+  return applied;
+}

@@ -1,0 +1,62 @@
+/**
+ * Gatehouse's own errors: a stable SCREAMING_SNAKE `code`, an HTTP status, a message safe to
+ * show a user, and for form input the message of each field. The error handler in app.ts
+ * renders them as JSON for APIs and through views/error.hbs for pages.
+ */
+export class AppError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  readonly fields?: Record<string, string>;
+  constructor(code: string, statusCode: number, message: string, fields?: Record<string, string>) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.statusCode = statusCode;
+    this.fields = fields;
+  }
+}
+
+/** Bad input: each field's problem in `fields`. Nothing was changed. */
+export class ValidationError extends AppError {
+  constructor(fields: Record<string, string>, message = 'Please correct the highlighted fields.') {
+    super('VALIDATION_FAILED', 400, message, fields);
+    this.name = 'ValidationError';
+  }
+}
+
+/** Wrong login or password, unknown or locked account: one answer for all (no enumeration). */
+export class InvalidCredentialsError extends AppError {
+  constructor() {
+    super('INVALID_CREDENTIALS', 401, 'Wrong e-mail address, username or password.');
+    this.name = 'InvalidCredentialsError';
+  }
+}
+
+export class EmailNotVerifiedError extends AppError {
+  constructor() {
+    super('EMAIL_NOT_VERIFIED', 403, 'Please confirm your e-mail address first. We can send the confirmation again.');
+    this.name = 'EmailNotVerifiedError';
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, 409, message);
+    this.name = 'ConflictError';
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message = 'Not found.') {
+    super('NOT_FOUND', 404, message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** A dependency (Postgres, Redis, SMTP) did not answer: retry later; nothing was lost. */
+export class UnavailableError extends AppError {
+  constructor(what: string) {
+    super('SERVICE_UNAVAILABLE', 503, `${what} is unavailable right now. Please try again in a moment.`);
+    this.name = 'UnavailableError';
+  }
+}

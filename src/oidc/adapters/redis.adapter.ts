@@ -1,0 +1,78 @@
+import type { Redis } from 'ioredis';
+import { errors } from 'oidc-provider';
+import { GRANT_SOURCES, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
+
+// HSETNX alone would create a hash for an id that does not exist (or has expired).
+const CONSUME = `if redis.call('exists', KEYS[1]) == 0 then return -1 end
+return redis.call('hsetnx', KEYS[1], 'consumed', ARGV[1])`;
+
+/**
+ * oidc-provider storage in Redis. Each model instance is a hash (`payload` JSON, `consumed`
+ * epoch) with the model's TTL; grant, uid and user-code indexes are separate keys. The
+ * client is injected and created with `enableOfflineQueue: false`, so a command fails at once
+ * while Redis is down instead of queueing forever.
+ */
+export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactory {
+  const grantKey = (grantId: string) => `${prefix}grant:${grantId}`;
+  const uidKey = (uid: string) => `${prefix}uid:${uid}`;
+  const userCodeKey = (code: string) => `${prefix}user_code:${code}`;
+
+  async function revokeByGrantId(grantId: string) {
+    const keys = await redis.smembers(grantKey(grantId));
+    await redis.del(...keys, grantKey(grantId));
+  }
+
+  return (name: string): Adapter => {
+    const key = (id: string) => `${prefix}${name}:${id}`;
+
+    async function find(id: string): Promise<AdapterPayload | undefined> {
+      const hash = await redis.hgetall(key(id));
+      if (!hash.payload) return undefined;
+      const payload = JSON.parse(hash.payload) as AdapterPayload;
+      if (hash.consumed) payload.consumed = Number(hash.consumed);
+      return payload;
+    }
+
+    async function findBy(indexKey: string) {
+      const id = await redis.get(indexKey);
+      return id ? find(id) : undefined;
+    }
+
+    return {
+      async upsert(id, payload, expiresIn) {
+        const k = key(id);
+        const tx = redis.multi().del(k).hset(k, 'payload', JSON.stringify(payload));
+        if (payload.consumed) tx.hset(k, 'consumed', String(payload.consumed));
+        if (expiresIn) tx.expire(k, expiresIn);
+        if (payload.uid) tx.set(uidKey(payload.uid), id, 'EX', expiresIn ?? 3600);
+        if (payload.userCode) tx.set(userCodeKey(payload.userCode), id, 'EX', expiresIn ?? 3600);
+        if (payload.grantId) {
+          tx.sadd(grantKey(payload.grantId), k);
+          // The index lives as long as the longest-lived member; NX sets it on a new set, GT extends it.
+          if (expiresIn) tx.expire(grantKey(payload.grantId), expiresIn, 'NX').expire(grantKey(payload.grantId), expiresIn, 'GT');
+        }
+        await tx.exec().then(throwFirstError);
+      },
+      find,
+      findByUid: (uid) => findBy(uidKey(uid)),
+      findByUserCode: (userCode) => findBy(userCodeKey(userCode)),
+      async consume(id) {
+        const won = (await redis.eval(CONSUME, 1, key(id), String(Math.floor(Date.now() / 1000)))) as number;
+        if (won === 0 && GRANT_SOURCES.has(name)) {
+          const payload = await find(id);
+          if (payload?.grantId) await revokeByGrantId(payload.grantId);
+          throw new errors.InvalidGrant(`${name === 'RefreshToken' ? 'refresh token' : 'grant'} already consumed`);
+        }
+      },
+      async destroy(id) {
+        await redis.del(key(id));
+      },
+      revokeByGrantId,
+    };
+  };
+}
+
+function throwFirstError(results: [Error | null, unknown][] | null) {
+  const failed = results?.find(([err]) => err);
+  if (failed) throw failed[0];
+}

@@ -1,0 +1,50 @@
+import type { Knex } from 'knex';
+import type Provider from 'oidc-provider';
+import type { SecretBox } from '../security/secret-box.ts';
+import { loadSigningJwks } from './keys.ts';
+import { createProvider, type ProviderDeps } from './provider.ts';
+
+/**
+ * Holds the current oidc-provider instance. oidc-provider fixes its keystore at construction,
+ * so when `gatehouse keys rotate` changes the keys in the database, the host builds a new
+ * provider (cheap: no I/O) and swaps it in; requests already running finish on the old one.
+ */
+export interface OidcHost {
+  readonly provider: Provider;
+  readonly callback: ReturnType<Provider['callback']>;
+  /** Reload keys now; returns true when the provider was rebuilt. */
+  refresh(): Promise<boolean>;
+  close(): void;
+}
+
+export async function createOidcHost(
+  deps: Omit<ProviderDeps, 'jwks'> & { knex: Knex; box: SecretBox; onError: (err: unknown) => void },
+): Promise<OidcHost> {
+  let version = '';
+  let provider!: Provider;
+  let callback!: ReturnType<Provider['callback']>;
+
+  async function refresh() {
+    const jwks = await loadSigningJwks(deps.knex, deps.box, deps.config.retiredKeyGraceSeconds);
+    if (jwks.version === version) return false;
+    provider = createProvider({ ...deps, jwks: jwks.keys });
+    callback = provider.callback();
+    version = jwks.version;
+    return true;
+  }
+
+  await refresh();
+  const timer = setInterval(() => refresh().catch(deps.onError), deps.config.keyPollSeconds * 1000);
+  timer.unref();
+
+  return {
+    get provider() {
+      return provider;
+    },
+    get callback() {
+      return callback;
+    },
+    refresh,
+    close: () => clearInterval(timer),
+  };
+}

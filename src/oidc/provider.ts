@@ -1,0 +1,198 @@
+import type { JWK } from 'jose';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Accounts } from '../accounts/accounts.service.ts';
+import { claimsFor } from '../accounts/accounts.service.ts';
+import type { Config } from '../config.ts';
+import type { ClientsRepo } from './clients.repo.ts';
+import type { AdapterFactory } from './adapters/types.ts';
+
+/** Renders a view of `views/` to an HTML string (the app's @fastify/view instance). */
+export type Render = (view: string, data: Record<string, unknown>) => Promise<string>;
+
+export interface ProviderDeps {
+  config: Config;
+  accounts: Accounts;
+  clients: ClientsRepo;
+  adapter: AdapterFactory;
+  jwks: JWK[];
+  render: Render;
+}
+
+/** The provider's own routes. `end_session` moves to `/logout`: `/session/*` is first-party. */
+export const OIDC_ROUTES = {
+  authorization: '/auth',
+  end_session: '/logout',
+  introspection: '/token/introspection',
+  jwks: '/jwks',
+  pushed_authorization_request: '/request',
+  registration: '/reg',
+  revocation: '/token/revocation',
+  token: '/token',
+  userinfo: '/me',
+} as const;
+
+export const SCOPES = ['openid', 'offline_access', 'email', 'profile'];
+
+/** Client metadata Gatehouse adds to RFC 7591's. */
+const EXTRA_CLIENT_METADATA = ['first_party', 'client_description'];
+
+function isRegistrationRequest(ctx: KoaContextWithOIDC | undefined) {
+  const route = ctx?.oidc?.route;
+  return route === 'registration' || route === 'client_update';
+}
+
+/** Builds the oidc-provider instance; no I/O happens here. */
+export function createProvider({ config, accounts, clients, adapter, jwks, render }: ProviderDeps): Provider {
+  const { ttl } = config;
+
+  // The Client model reads the clients table whatever stores the other models.
+  const adapterFor = (name: string) =>
+    name === 'Client'
+      ? {
+          find: (id: string) => clients.find(id),
+          upsert: (_id: string, payload: Record<string, unknown>) => clients.upsert(payload as never),
+          destroy: async (id: string) => void (await clients.delete(id)),
+          findByUid: async () => undefined,
+          findByUserCode: async () => undefined,
+          consume: async () => undefined,
+          revokeByGrantId: async () => undefined,
+        }
+      : adapter(name);
+
+  const configuration: Configuration = {
+    adapter: adapterFor as unknown as Configuration['adapter'],
+    clients: [],
+    jwks: { keys: jwks as never },
+    cookies: {
+      keys: config.secrets,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    async findAccount(_ctx, sub) {
+      const account = await accounts.findById(sub);
+      if (!account || account.disabled) return undefined;
+      return {
+        accountId: account.id,
+        claims: async (_use: string, scope: string) => claimsFor(account, new Set(scope.split(' '))) as { sub: string },
+      };
+    },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username', 'updated_at'],
+    },
+    // ID tokens carry the claims of the granted scopes, as Keycloak and Auth0 do and RP
+    // libraries expect (OIDC Core §5.4 allows either; `true` would keep them to userinfo).
+    conformIdTokenClaims: false,
+    scopes: SCOPES,
+    responseTypes: ['code'],
+    // RFC 9700 §2.1.1: PKCE for every client, not only public ones (S256 is all v9 offers).
+    pkce: { required: () => true },
+    // RFC 9700 §4.14.2: rotate every refresh token on use, for every client.
+    rotateRefreshToken: true,
+    async issueRefreshToken(_ctx, client) {
+      return client.grantTypeAllowed('refresh_token');
+    },
+    ttl: {
+      AccessToken: ttl.accessToken,
+      AuthorizationCode: ttl.authorizationCode,
+      ClientCredentials: ttl.clientCredentials,
+      IdToken: ttl.idToken,
+      Interaction: ttl.interaction,
+      RefreshToken: ttl.refreshToken,
+      Session: ttl.session,
+      Grant: ttl.grant,
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    extraClientMetadata: {
+      properties: EXTRA_CLIENT_METADATA,
+      validator(ctx, key, value) {
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        }
+        // Only an admin makes a client first-party: dynamic registration cannot.
+        if (key === 'first_party' && value === true && isRegistrationRequest(ctx)) {
+          throw new errors.InvalidClientMetadata('first_party cannot be set through dynamic registration');
+        }
+      },
+    },
+    // First-party clients never ask for consent: their grant is made here, covering what
+    // they asked for, the way a product's own front end is trusted with its own users.
+    async loadExistingGrant(ctx) {
+      const { client, session, params } = ctx.oidc;
+      const grantId = ctx.oidc.result?.consent?.grantId || (client && session?.grantIdFor(client.clientId));
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      if (client?.metadata().first_party === true && session?.accountId) {
+        const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+        grant.addOIDCScope(String(params?.scope ?? 'openid'));
+        if (params?.claims) grant.addOIDCClaims(Object.keys(JSON.parse(String(params.claims)).id_token ?? {}));
+        await grant.save();
+        session.grantIdFor(client.clientId, grant.jti);
+        return grant;
+      }
+      return undefined;
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      // A client may introspect or revoke only tokens issued to it (RFC 7662 §4, RFC 7009 §2.1).
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
+      registration: { enabled: true, initialAccessToken: true },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = await render('logout', { form, clientName: ctx.oidc.client?.clientName });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = await render('logged-out', { clientName: ctx.oidc.client?.clientName });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // Without `resource`, tokens are for userinfo (opaque), as OIDC clients expect.
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => true,
+        // A client may ask for itself as audience (the first-party API case) or for a
+        // resource listed in its `resource_indicators`... kept to the former for now:
+        // the resource `${issuer}/clients/${client_id}` names the client's own API.
+        async getResourceServerInfo(_ctx, resource, client) {
+          if (resource !== `${config.issuer}/clients/${client.clientId}`) throw new errors.InvalidTarget();
+          return {
+            scope: client.scope ?? SCOPES.join(' '),
+            audience: client.clientId,
+            accessTokenTTL: ttl.accessToken,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
+      },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    routes: OIDC_ROUTES,
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = await render('error', {
+        title: 'Something went wrong',
+        code: out.error,
+        message: out.error_description ?? 'The request could not be completed.',
+      });
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  if (config.trustProxy) provider.proxy = true;
+  return provider;
+}

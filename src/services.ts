@@ -1,0 +1,26 @@
+import type { Redis } from 'ioredis';
+import { createAccounts } from './accounts/accounts.service.ts';
+import { createPasswordHasher } from './accounts/password.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import { postgresAdapterFactory } from './oidc/adapters/postgres.adapter.ts';
+import { redisAdapterFactory } from './oidc/adapters/redis.adapter.ts';
+import { createClientsRepo } from './oidc/clients.repo.ts';
+import { createSecretBox } from './security/secret-box.ts';
+
+/** The services every entry point (server, worker, CLI) builds the same way. */
+export function createServices({ config, database, redis }: { config: Config; database: Database; redis?: Redis }) {
+  const { knex } = database;
+  const box = createSecretBox(config.secrets);
+  const hasher = createPasswordHasher(config.argon2);
+  return {
+    knex,
+    box,
+    hasher,
+    accounts: createAccounts({ knex, hasher }),
+    clients: createClientsRepo(knex, box),
+    adapter: redis ? redisAdapterFactory(redis, config.redisPrefix) : postgresAdapterFactory(knex),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import * as oidc from 'openid-client';
+import { registerClient, type NewClient } from '../../src/oidc/clients.service.ts';
+import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
+import { Browser, type Page } from './browser.ts';
+import type { TestServer } from './server.ts';
+
+export const PASSWORD = 'correct horse battery staple';
+
+export interface TestUser {
+  id: string;
+  email: string;
+  password: string;
+}
+
+export async function createUser(server: TestServer, over: { email?: string; password?: string; name?: string; username?: string; verified?: boolean; roles?: string[] } = {}): Promise<TestUser> {
+  const email = over.email ?? `user-${randomBytes(4).toString('hex')}@example.com`;
+  const password = over.password ?? PASSWORD;
+  const account = await server.app.gatehouse.accounts.create({
+    email,
+    password,
+    name: over.name ?? 'Test User',
+    username: over.username,
+    verified: over.verified ?? true,
+    roles: over.roles,
+  });
+  return { id: account.id, email, password };
+}
+
+export async function createClient(server: TestServer, over: Partial<NewClient> = {}): Promise<ClientMetadata> {
+  return registerClient(
+    { clients: server.app.gatehouse.clients, provider: server.app.gatehouse.host.provider },
+    { name: 'Test App', redirectUris: ['http://127.0.0.1:9/callback'], ...over },
+  );
+}
+
+/** An openid-client configuration for `client` against `server` (plain http on loopback). */
+export async function rpConfig(server: TestServer, client: ClientMetadata) {
+  return oidc.discovery(
+    new URL(server.url),
+    client.client_id,
+    { redirect_uris: client.redirect_uris as string[], ...(client.client_secret ? { client_secret: client.client_secret } : {}) },
+    client.client_secret ? undefined : oidc.None(),
+    { execute: [oidc.allowInsecureRequests] },
+  );
+}
+
+export interface AuthorizationResult {
+  callbackUrl: URL;
+  verifier: string;
+  state: string;
+  browser: Browser;
+  loginPage: Page;
+}
+
+/**
+ * Runs the authorization request through the hosted login page as a user would: open the
+ * authorization URL, fill in the login form, and allow on the consent page when asked.
+ */
+export async function authorize(
+  server: TestServer,
+  config: oidc.Configuration,
+  user: { email: string; password: string },
+  { scope = 'openid email profile', browser = new Browser(), extra = {} as Record<string, string> } = {},
+): Promise<AuthorizationResult> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const redirectUri = (config.clientMetadata().redirect_uris as string[] | undefined)?.[0] ?? 'http://127.0.0.1:9/callback';
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope,
+    state,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...extra,
+  });
+  const atCallback = (u: string) => u.startsWith(redirectUri);
+  const loginPage = await browser.follow(url.toString(), {}, atCallback);
+  if (loginPage.status !== 200) throw new Error(`expected the login page, got ${loginPage.status}: ${loginPage.body.slice(0, 300)}`);
+  let page = await browser.submit(loginPage, { login: user.email, password: user.password }, { field: 'login', stopAt: atCallback });
+  if (!atCallback(page.url) && page.body.includes('/confirm')) {
+    page = await browser.submit(page, {}, { stopAt: atCallback });
+  }
+  if (!atCallback(page.url)) throw new Error(`expected a redirect to the client, got ${page.status} ${page.url}: ${page.body.slice(0, 300)}`);
+  return { callbackUrl: new URL(page.url), verifier, state, browser, loginPage };
+}
