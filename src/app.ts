@@ -62,7 +62,11 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   await app.register(async (pages) => {
     await pages.register(fastifyFormbody);
     await pages.register(interactionRoutes, { host, accounts });
+    // --- issue 3: self-service pages (register, verify-email, forgot/reset password, account) ---
+    // --- issue 4: first-party sessions (/session/*, /login) ---
   });
+  // --- issue 3: jobs (inline worker when WORKER=inline) ---
+  // --- issue 5: security headers, rate limits ---
   await app.register(healthRoutes, {
     checks: {
       database: () => knex.raw('select 1'),

@@ -120,7 +120,8 @@ async function run(argv: string[]) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (!['migrate', 'client', 'user', 'keys', 'iat'].includes(command)) throw new UsageError(`unknown command ${command}`);
+  const commands = ['migrate', 'client', 'user', 'keys', 'iat', 'outbox', 'events'];
+  if (!commands.includes(command)) throw new UsageError(`unknown command ${command}`);
   const config = loadConfigOrExit();
   const runtime = await openRuntime(config, { attach: 'allow', migrations: command !== 'migrate' });
   try {
@@ -134,6 +135,8 @@ async function run(argv: string[]) {
       case 'user':
         await userCommand(runtime, args);
         break;
+      // --- issue 3: case 'outbox' ---
+      // --- issue 5: case 'events' ---
       case 'keys': {
         if (args[0] !== 'rotate') throw new UsageError('usage: gatehouse keys rotate');
         const { knex, box } = createServices(runtime);
