@@ -92,6 +92,7 @@ export interface Config {
   argon2: typeof defaults.argon2;
   embeddedMaxConnections: number;
   redisPrefix: string;
+  firstParty: typeof defaults.firstParty;
 }
 
 export class ConfigError extends Error {
@@ -179,6 +180,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     argon2: defaults.argon2,
     embeddedMaxConnections: defaults.embeddedMaxConnections,
     redisPrefix: defaults.redisPrefix,
+    firstParty: defaults.firstParty,
     ...overrides,
   };
 }

@@ -14,6 +14,12 @@ export async function openRedis(url: string): Promise<Redis> {
   });
   // Connection errors are reported by the commands that fail and by /readyz.
   redis.on('error', () => {});
-  await redis.connect();
+  try {
+    await redis.connect();
+  } catch (err) {
+    // Without this the client keeps reconnecting in the background and the process never exits.
+    redis.disconnect();
+    throw err;
+  }
   return redis;
 }

@@ -127,7 +127,13 @@ export function createAccounts({ knex, hasher, passwordPolicy = DEFAULT_PASSWORD
      * wrong-password account all give InvalidCredentialsError after the same argon2 work.
      */
     async authenticate(login: string, password: string, { requireVerified = true } = {}): Promise<Account> {
-      if (typeof login !== 'string' || typeof password !== 'string' || login.length > 320 || password.length > passwordPolicy.maxLength * 4) {
+      if (
+        typeof login !== 'string' ||
+        typeof password !== 'string' ||
+        login.length > 320 ||
+        CONTROL_RE.test(login) ||
+        password.length > passwordPolicy.maxLength * 4
+      ) {
         await hasher.verify(undefined, 'x');
         throw new InvalidCredentialsError();
       }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { SecretBox } from '../security/secret-box.ts';
+import { isStorableId } from './adapters/types.ts';
 
 /** OIDC client metadata as oidc-provider reads it (RFC 7591 names). */
 export type ClientMetadata = Record<string, unknown> & { client_id: string; client_secret?: string };
@@ -26,6 +27,7 @@ export function createClientsRepo(knex: Knex, box: SecretBox) {
 
   return {
     async find(clientId: string): Promise<ClientMetadata | undefined> {
+      if (!isStorableId(clientId)) return undefined;
       const row = (await knex('clients').where({ client_id: clientId }).first()) as ClientRow | undefined;
       return row ? toMetadata(row) : undefined;
     },

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { errors } from 'oidc-provider';
-import { GRANT_SOURCES, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
+import { GRANT_SOURCES, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
 
 interface PayloadRow {
   payload: AdapterPayload;
@@ -26,7 +26,9 @@ export function postgresAdapterFactory(knex: Knex): AdapterFactory {
 
   return (model: string): Adapter => {
     const findWhere = async (where: Record<string, string>) =>
-      toPayload((await live(knex('oidc_payloads').where({ model, ...where })).first('payload', 'consumed_at')) as PayloadRow | undefined);
+      !Object.values(where).every(isStorableId)
+        ? undefined
+        : toPayload((await live(knex('oidc_payloads').where({ model, ...where })).first('payload', 'consumed_at')) as PayloadRow | undefined);
 
     return {
       async upsert(id, payload, expiresIn) {

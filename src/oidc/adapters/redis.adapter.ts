@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { errors } from 'oidc-provider';
-import { GRANT_SOURCES, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
+import { GRANT_SOURCES, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
 
 // HSETNX alone would create a hash for an id that does not exist (or has expired).
 const CONSUME = `if redis.call('exists', KEYS[1]) == 0 then return -1 end
@@ -26,6 +26,7 @@ export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactor
     const key = (id: string) => `${prefix}${name}:${id}`;
 
     async function find(id: string): Promise<AdapterPayload | undefined> {
+      if (!isStorableId(id)) return undefined;
       const hash = await redis.hgetall(key(id));
       if (!hash.payload) return undefined;
       const payload = JSON.parse(hash.payload) as AdapterPayload;
@@ -34,6 +35,7 @@ export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactor
     }
 
     async function findBy(indexKey: string) {
+      if (!isStorableId(indexKey.slice(indexKey.lastIndexOf(':') + 1))) return undefined;
       const id = await redis.get(indexKey);
       return id ? find(id) : undefined;
     }

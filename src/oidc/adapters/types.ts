@@ -26,3 +26,12 @@ export type AdapterFactory = (name: string) => Adapter;
 
 /** Models whose consumption redeems something: a second consumption is a replay. */
 export const GRANT_SOURCES = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
+/**
+ * Identifiers oidc-provider makes are URL-safe (nanoid, base64url, uuids). Anything else that
+ * arrives from a request (a NUL byte, say, which Postgres text cannot hold) cannot name a
+ * stored object: look-ups answer "not found" instead of reaching the store and failing.
+ */
+export function isStorableId(id: unknown): id is string {
+  return typeof id === 'string' && /^[A-Za-z0-9_\-.:~]{1,512}$/.test(id);
+}
