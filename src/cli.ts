@@ -161,7 +161,7 @@ async function run(argv: string[]) {
 
 run(process.argv.slice(2)).catch((err: Error) => {
   const prefix = err instanceof UsageError ? 'usage error' : 'error';
-  process.stderr.write(`gatehouse: ${prefix}: ${err.message.split('\n')[0]}\n`);
-  if (err instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+  const hint = err instanceof UsageError ? ' (gatehouse help lists the commands)' : '';
+  process.stderr.write(`gatehouse: ${prefix}: ${err.message.split('\n')[0]}${hint}\n`);
   process.exit(err instanceof UsageError ? 64 : 1);
 });

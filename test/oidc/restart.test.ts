@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import * as oidc from 'openid-client';
+import { authorize, createClient, createUser, rpConfig } from '../helpers/fixtures.ts';
+import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+
+const modes = [...new Set([STORAGE, 'embedded'])];
+
+for (const mode of modes) {
+  describe(`a restart keeps users, clients, keys and sessions (${mode})`, () => {
+    let storage: TestStorage;
+    let server: TestServer | undefined;
+    after(async () => {
+      await server?.stop();
+      await storage?.drop();
+    });
+
+    test('everything made before the restart works after it', async () => {
+      storage = await createStorage(mode === 'embedded' ? { embedded: true, redis: false } : {});
+      server = await startServer(storage);
+      const port = String(server.port);
+      const user = await createUser(server);
+      const client = await createClient(server);
+      const before = await authorize(server, await rpConfig(server, client), user);
+      const tokens = await oidc.authorizationCodeGrant(await rpConfig(server, client), before.callbackUrl, {
+        pkceCodeVerifier: before.verifier,
+        expectedState: before.state,
+      });
+      const jwksBefore = await (await fetch(`${server.url}/jwks`)).json();
+      await server.stop();
+
+      server = await startServer(storage, { PORT: port });
+      const config = await rpConfig(server, client);
+      assert.deepEqual(await (await fetch(`${server.url}/jwks`)).json(), jwksBefore, 'same signing keys');
+
+      // The refresh token and the user's browser session survive.
+      const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+      assert.equal((await oidc.fetchUserInfo(config, refreshed.access_token, user.id)).sub, user.id);
+
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: client.redirect_uris && (client.redirect_uris as string[])[0]!,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+      const redirect = (client.redirect_uris as string[])[0]!;
+      const page = await before.browser.follow(url.toString(), {}, (u) => u.startsWith(redirect));
+      assert.ok(page.url.startsWith(redirect), 'signed in without a login page: the session was kept');
+      assert.ok(new URL(page.url).searchParams.get('code'));
+
+      // The user can still sign in with the password from before.
+      const again = await authorize(server, config, user);
+      assert.ok(again.callbackUrl.searchParams.get('code'));
+    });
+  });
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { decodeProtectedHeader } from 'jose';
+import * as oidc from 'openid-client';
+import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
+import { json, runCli } from '../helpers/cli.ts';
+import { authorize, rpConfig } from '../helpers/fixtures.ts';
+import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+
+// The CLI runs beside a running server, the way an admin uses it: on the embedded default it
+// attaches to the server's database instead of opening the data folder a second time.
+const modes = process.env.DATABASE_URL ? ['postgres', 'embedded'] : ['embedded'];
+
+for (const mode of modes) {
+  describe(`gatehouse CLI beside a running server (${mode})`, () => {
+    let storage: TestStorage;
+    let server: TestServer;
+    before(async () => {
+      storage = await createStorage(mode === 'embedded' ? { embedded: true, redis: false } : { redis: false });
+      server = await startServer(storage);
+    });
+    after(async () => {
+      await server?.stop();
+      await storage?.drop();
+    });
+
+    test('user create, client create/list/show/delete, and a sign-in with what they made', async () => {
+      const env = storage.env;
+      const user = json(await runCli(['user', 'create', '--email', 'Cli.User@Example.com', '--password', 'a long enough password', '--name', 'Cli', '--verified'], env));
+      assert.equal(user.email, 'Cli.User@Example.com');
+      assert.match(String(user.id), /^[0-9a-f-]{36}$/);
+
+      const client = json<ClientMetadata>(await runCli(['client', 'create', '--name', 'CLI app', '--redirect-uri', 'http://127.0.0.1:9/cb', '--redirect-uri', 'http://127.0.0.1:9/cb2'], env));
+      assert.equal(Object.keys(client)[0], 'client_id');
+      assert.equal(Object.keys(client)[1], 'client_secret');
+      assert.deepEqual(client.redirect_uris, ['http://127.0.0.1:9/cb', 'http://127.0.0.1:9/cb2']);
+      assert.deepEqual(client.grant_types, ['authorization_code', 'refresh_token']);
+
+      const pub = json<ClientMetadata>(await runCli(['client', 'create', '--name', 'SPA', '--redirect-uri', 'http://127.0.0.1:9/spa', '--public'], env));
+      assert.equal(pub.client_secret, undefined);
+      assert.equal(pub.token_endpoint_auth_method, 'none');
+
+      const listed = json<ClientMetadata[]>(await runCli(['client', 'list'], env));
+      assert.deepEqual(listed.map((c) => c.client_id).sort(), [client.client_id, pub.client_id].sort());
+      assert.equal(json<ClientMetadata>(await runCli(['client', 'show', client.client_id], env)).client_name, 'CLI app');
+
+      // What the CLI made, the running server uses.
+      const config = await rpConfig(server, client);
+      const { callbackUrl, verifier, state } = await authorize(server, config, { email: 'cli.user@example.com', password: 'a long enough password' });
+      const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+      assert.ok(tokens.id_token);
+
+      assert.deepEqual(json(await runCli(['client', 'delete', pub.client_id], env)), { client_id: pub.client_id, deleted: true });
+      const gone = await runCli(['client', 'show', pub.client_id], env);
+      assert.notEqual(gone.code, 0);
+      assert.equal(gone.stdout, '');
+      assert.match(gone.stderr, /no client with id/);
+    });
+
+    test('bad input: one line on stderr, non-zero exit, nothing on stdout', async () => {
+      const cases = [
+        ['client', 'create', '--name', 'x'],
+        ['client', 'create', '--name', 'x', '--redirect-uri', 'not a url'],
+        ['client', 'create', '--name', 'x', '--redirect-uri', 'http://a/cb', '--public', '--grant-types', 'client_credentials'],
+        ['user', 'create', '--email', 'not-an-email', '--password', 'long enough password'],
+        ['user', 'create', '--email', 'short@example.com', '--password', 'short'],
+        ['client', 'create', '--bogus-flag'],
+        ['nonsense'],
+      ];
+      for (const args of cases) {
+        const r = await runCli(args, storage.env);
+        assert.notEqual(r.code, 0, args.join(' '));
+        assert.equal(r.stdout, '', args.join(' '));
+        assert.match(r.stderr.split('\n')[0]!, /^gatehouse: /, args.join(' '));
+      }
+      const dup = await runCli(['user', 'create', '--email', 'dup@example.com', '--password', 'long enough password'], storage.env);
+      assert.equal(dup.code, 0);
+      const again = await runCli(['user', 'create', '--email', 'DUP@example.com', '--password', 'long enough password'], storage.env);
+      assert.notEqual(again.code, 0);
+      assert.match(again.stderr, /already exists/);
+    });
+
+    test('keys rotate: the server publishes the new key, signs with it, and keeps the old one', async () => {
+      const client = json<ClientMetadata>(await runCli(['client', 'create', '--name', 'Keys', '--redirect-uri', 'http://127.0.0.1:9/cb'], storage.env));
+      const user = json(await runCli(['user', 'create', '--email', 'keys@example.com', '--password', 'long enough password', '--verified'], storage.env));
+      const oldKids = ((await (await fetch(`${server.url}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+
+      const rotated = json<{ kid: string }>(await runCli(['keys', 'rotate'], storage.env));
+      assert.ok(!oldKids.includes(rotated.kid));
+      // The server polls for new keys; refresh() is what the poll timer calls.
+      assert.equal(await server.app.gatehouse.host.refresh(), true);
+
+      const kids = ((await (await fetch(`${server.url}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+      assert.ok(kids.includes(rotated.kid));
+      for (const kid of oldKids) assert.ok(kids.includes(kid), 'old keys stay published');
+
+      const config = await rpConfig(server, client);
+      const { callbackUrl, verifier, state } = await authorize(server, config, { email: String(user.email), password: 'long enough password' });
+      const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+      assert.equal(decodeProtectedHeader(tokens.id_token!).kid, rotated.kid);
+    });
+
+    test('iat create gives a token that dynamic registration accepts', async () => {
+      const { initial_access_token: iat } = json<{ initial_access_token: string }>(await runCli(['iat', 'create'], storage.env));
+      const register = (token?: string) =>
+        fetch(`${server.url}/reg`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ redirect_uris: ['https://rp.example/cb'], client_name: 'Dynamic' }),
+        });
+      assert.equal((await register()).status, 401);
+      const res = await register(iat);
+      assert.equal(res.status, 201);
+      const body = (await res.json()) as { client_id: string; registration_access_token: string };
+      assert.ok(body.client_id && body.registration_access_token);
+      const firstParty = await fetch(`${server.url}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${json<{ initial_access_token: string }>(await runCli(['iat', 'create'], storage.env)).initial_access_token}` },
+        body: JSON.stringify({ redirect_uris: ['https://rp.example/cb'], first_party: true }),
+      });
+      assert.equal(firstParty.status, 400, 'dynamic registration cannot make a first-party client');
+    });
+  });
+}

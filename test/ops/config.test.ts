@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+function problems(env: Record<string, string>) {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  test('defaults per CONTRACT.md', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 3000);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.issuer, 'http://localhost:3000');
+    assert.equal(c.databaseUrl, undefined);
+    assert.match(c.dataDir, /\.data$/);
+    assert.equal(c.jobsBackend, 'postgres');
+    assert.equal(c.worker, 'inline');
+    assert.equal(c.emailResendCron, '*/5 * * * *');
+    assert.equal(c.captcha.provider, 'none');
+    assert.equal(c.sessionRefreshGraceSeconds, 5);
+    assert.equal(c.logLevel, 'info');
+    assert.equal(c.mailFrom, 'Gatehouse <no-reply@localhost>');
+    assert.equal(loadConfig({ PORT: '4000' }).issuer, 'http://localhost:4000');
+  });
+
+  test('every bad value is named with what it got, all at once', () => {
+    const found = problems({ PORT: 'abc', REDIS_URL: 'http://x', WORKER: 'sometimes', EMAIL_RESEND_CRON: 'every minute' });
+    assert.equal(found.length, 4);
+    assert.match(found.find((p) => p.startsWith('PORT:'))!, /got "abc"/);
+    assert.match(found.find((p) => p.startsWith('REDIS_URL:'))!, /redis/);
+    assert.match(found.find((p) => p.startsWith('WORKER:'))!, /inline|off/);
+    assert.ok(found.some((p) => p.startsWith('EMAIL_RESEND_CRON:')));
+    assert.ok(problems({ ISSUER: 'https://id.example.com/' }).some((p) => p.startsWith('ISSUER:')));
+    assert.ok(problems({ JOBS_BACKEND: 'mongodb' }).some((p) => p.startsWith('MONGODB_URL:')));
+    assert.ok(problems({ CAPTCHA_PROVIDER: 'turnstile' }).some((p) => p.startsWith('CAPTCHA_SECRET:')));
+  });
+
+  test('production refuses an http issuer, dev features and default secrets', () => {
+    const found = problems({ NODE_ENV: 'production', ISSUER: 'http://id.example.com', DEV_FEATURES: 'true' });
+    assert.ok(found.some((p) => p.startsWith('ISSUER:')));
+    assert.ok(found.some((p) => p.startsWith('DEV_FEATURES:')));
+    assert.ok(found.some((p) => p.startsWith('SECRETS:')));
+    const ok = loadConfig({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', SECRETS: 'x'.repeat(40) });
+    assert.equal(ok.devFeatures, false);
+  });
+
+  test('npm start with a bad value exits non-zero with one line naming the variable', async () => {
+    const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+    const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, PORT: 'seventy' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.notEqual(code, 0);
+    assert.equal(stderr.trim().split('\n').length, 1);
+    assert.match(stderr, /PORT: got "seventy"/);
+  });
+});
