@@ -38,13 +38,13 @@ for (const mode of modes) {
       assert.equal((await oidc.fetchUserInfo(config, refreshed.access_token, user.id)).sub, user.id);
 
       const verifier = oidc.randomPKCECodeVerifier();
+      const redirect = (client.redirect_uris as string[])[0]!;
       const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: client.redirect_uris && (client.redirect_uris as string[])[0]!,
+        redirect_uri: redirect,
         scope: 'openid',
         code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
       });
-      const redirect = (client.redirect_uris as string[])[0]!;
       const page = await before.browser.follow(url.toString(), {}, (u) => u.startsWith(redirect));
       assert.ok(page.url.startsWith(redirect), 'signed in without a login page: the session was kept');
       assert.ok(new URL(page.url).searchParams.get('code'));
