@@ -25,6 +25,25 @@ export const defaults = {
   embeddedMaxConnections: 8,
   /** Redis keys of this process start with this prefix. */
   redisPrefix: 'gatehouse:',
+  /**
+   * First-party apps' cookies (issue 4; CONTRACT.md "First-party cookies"). The refresh grace
+   * window is the SESSION_REFRESH_GRACE_SECONDS environment variable, not here.
+   */
+  firstParty: {
+    /**
+     * Lifetime of `gatehouse_at`, in seconds: minutes, because an RFC 9068 access token is
+     * verified without asking Gatehouse and so cannot be revoked before it expires.
+     */
+    accessTokenTtlSeconds: 10 * 60,
+    /** `gatehouse_rt` slides: each refresh extends it by this much (RFC 9700 §4.14.2). */
+    refreshIdleSeconds: 14 * 24 * 60 * 60,
+    /** However often it is refreshed, a sign-in ends this long after the password was given. */
+    refreshAbsoluteSeconds: 30 * 24 * 60 * 60,
+    /** How long a `/session/start` sign-in may take before its state cookie expires. */
+    loginFlowSeconds: 30 * 60,
+    /** Gatehouse's own first-party client (created on start): `/login` signs in to `/account` with it. */
+    builtinClientId: 'gatehouse',
+  },
 } as const;
 
 /** The secret used when `SECRETS` is unset. Production refuses to start with it. */
