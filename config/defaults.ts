@@ -23,6 +23,12 @@ export const defaults = {
   argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
   /** Embedded Postgres: connections the in-process socket server multiplexes. */
   embeddedMaxConnections: 8,
+  /**
+   * oidc-provider refuses outbound requests (back-channel logout, client JWKS, sector
+   * identifiers) to loopback and private addresses, against SSRF. Tests that run a relying
+   * party on 127.0.0.1 turn this on; a deployment whose apps live on a private network may too.
+   */
+  allowPrivateNetworkFetch: false,
   /** Redis keys of this process start with this prefix. */
   redisPrefix: 'gatehouse:',
   /**

@@ -19,6 +19,7 @@ const USAGE = `usage: gatehouse <command>
   migrate
   client create --name N --redirect-uri U [--redirect-uri U2 ...] [--post-logout-redirect-uri U]
                 [--public] [--first-party] [--grant-types a,b] [--scope "openid profile email"]
+                [--backchannel-logout-uri U]
   client list | client show ID | client delete ID
   user create --email E --password P [--name N] [--username U] [--admin] [--verified]
   keys rotate
@@ -68,6 +69,7 @@ async function clientCommand(runtime: Runtime, args: string[]) {
     name: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
     'post-logout-redirect-uri': { type: 'string', multiple: true },
+    'backchannel-logout-uri': { type: 'string' },
     public: { type: 'boolean' },
     'first-party': { type: 'boolean' },
     'grant-types': { type: 'string' },
@@ -85,6 +87,7 @@ async function clientCommand(runtime: Runtime, args: string[]) {
         firstParty: Boolean(values['first-party']),
         grantTypes: values['grant-types'] ? String(values['grant-types']).split(',').map((g) => g.trim()).filter(Boolean) : undefined,
         scope: values.scope as string | undefined,
+        backchannelLogoutUri: values['backchannel-logout-uri'] as string | undefined,
       },
     ),
   );

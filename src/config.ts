@@ -92,6 +92,10 @@ export interface Config {
   argon2: typeof defaults.argon2;
   embeddedMaxConnections: number;
   redisPrefix: string;
+  allowPrivateNetworkFetch: boolean;
+  /** Self-service e-mail and its outbox (issue 3; config/defaults.ts documents each). */
+  email: typeof defaults.email;
+  jobs: typeof defaults.jobs;
   firstParty: typeof defaults.firstParty;
 }
 
@@ -180,6 +184,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     argon2: defaults.argon2,
     embeddedMaxConnections: defaults.embeddedMaxConnections,
     redisPrefix: defaults.redisPrefix,
+    allowPrivateNetworkFetch: defaults.allowPrivateNetworkFetch,
+    email: defaults.email,
+    jobs: defaults.jobs,
     firstParty: defaults.firstParty,
     ...overrides,
   };

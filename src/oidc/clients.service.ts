@@ -13,6 +13,8 @@ export interface NewClient {
   grantTypes?: string[];
   /** Default `openid profile email offline_access`. */
   scope?: string;
+  /** OIDC Back-Channel Logout 1.0: where Gatehouse POSTs a logout token when the user signs out. */
+  backchannelLogoutUri?: string;
 }
 
 /**
@@ -45,6 +47,7 @@ export async function registerClient(
     scope: input.scope ?? 'openid profile email offline_access',
     first_party: Boolean(input.firstParty),
   };
+  if (input.backchannelLogoutUri) metadata.backchannel_logout_uri = input.backchannelLogoutUri;
   if (!input.public) metadata.client_secret = randomBytes(32).toString('base64url');
 
   try {

@@ -184,6 +184,13 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
     routes: OIDC_ROUTES,
     async renderError(ctx, out) {
       ctx.type = 'html';
+    // The SSRF guard is a dispatcher oidc-provider puts in the options; dropping it is the opt-out.
+    fetch: config.allowPrivateNetworkFetch
+      ? (url: Parameters<typeof fetch>[0], options: RequestInit & { dispatcher?: unknown } = {}) => {
+          delete options.dispatcher;
+          return globalThis.fetch(url, options);
+        }
+      : undefined,
       ctx.body = await render('error', {
         title: 'Something went wrong',
         code: out.error,

@@ -56,7 +56,7 @@ describe('hosted login and consent in Chromium', { skip: NO_CHROMIUM }, () => {
     await page.goto(url.toString());
     assert.equal(await page.locator('h1').textContent(), 'Sign in');
     assert.match((await page.locator('main').textContent())!, /Example Notes/);
-    const cssApplied = await page.evaluate(() => getComputedStyle(document.querySelector('button[type=submit]')!).backgroundColor);
+    const cssApplied = await page.$eval('button[type=submit]', (el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor);
     assert.notEqual(cssApplied, 'rgba(0, 0, 0, 0)', 'the stylesheet served by Gatehouse is applied');
 
     await page.fill('input[name=login]', user.email);
