@@ -182,8 +182,6 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     routes: OIDC_ROUTES,
-    async renderError(ctx, out) {
-      ctx.type = 'html';
     // The SSRF guard is a dispatcher oidc-provider puts in the options; dropping it is the opt-out.
     fetch: config.allowPrivateNetworkFetch
       ? (url: Parameters<typeof fetch>[0], options: RequestInit & { dispatcher?: unknown } = {}) => {
@@ -191,6 +189,8 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
           return globalThis.fetch(url, options);
         }
       : undefined,
+    async renderError(ctx, out) {
+      ctx.type = 'html';
       ctx.body = await render('error', {
         title: 'Something went wrong',
         code: out.error,
