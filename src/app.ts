@@ -12,12 +12,24 @@ import { createOidcHost } from './oidc/host.ts';
 import { ensureSigningKeys } from './oidc/keys.ts';
 import { oidcRoutes } from './oidc/oidc.routes.ts';
 import { healthRoutes } from './ops/health.routes.ts';
+import { registerSecurityHeaders, hardenProviderResponses } from './security/headers.ts';
+import { registerRateLimits } from './security/rate-limits.ts';
 import { createServices, type Services } from './services.ts';
 
 export interface AppDeps {
   config: Config;
   database: Database;
   redis?: Redis;
+}
+
+/** Postgres or Redis not answering: the request can be retried, nothing was half-done. */
+function isDependencyDown(err: Error & { code?: string }) {
+  return (
+    err.name === 'KnexTimeoutError' ||
+    err.name === 'MaxRetriesPerRequestError' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '08006', '08001'].includes(String(err.code)) ||
+    /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(err.message)
+  );
 }
 
 /** Requests a person makes with a browser get HTML errors; API callers get JSON. */
@@ -53,11 +65,24 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   await ensureSigningKeys(knex, box);
   await registerViews(app, { production: config.production });
   const render = (view: string, data: Record<string, unknown>) => app.view(view, data) as Promise<string>;
-  const host = await createOidcHost({ config, accounts, clients, adapter, render, knex, box, onError: (err) => app.log.error(err) });
+  const host = await createOidcHost({
+    config,
+    accounts,
+    clients,
+    adapter,
+    render,
+    knex,
+    box,
+    onError: (err) => app.log.error(err),
+    configure: (provider) => hardenProviderResponses(provider, { https: config.issuer.startsWith('https:') }),
+  });
 
   app.decorate('gatehouse', { ...services, config, host, redis });
 
   await app.register(fastifyCookie, { secret: config.secrets });
+  // Issue 5: before any route, so that every route gets the headers and its rate limit.
+  await registerSecurityHeaders(app, { https: config.issuer.startsWith('https:'), captcha: config.captcha.provider });
+  await registerRateLimits(app, { redis, prefix: config.redisPrefix });
   await app.register(oidcRoutes, { host });
   await app.register(async (pages) => {
     await pages.register(fastifyFormbody);
@@ -66,7 +91,6 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     // --- issue 4: first-party sessions (/session/*, /login) ---
   });
   // --- issue 3: jobs (inline worker when WORKER=inline) ---
-  // --- issue 5: security headers, rate limits ---
   await app.register(healthRoutes, {
     checks: {
       database: () => knex.raw('select 1'),
@@ -84,6 +108,10 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 404, 'NOT_FOUND', translate('error.not_found')));
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof AppError) return sendError(reply, request, err.statusCode, err.code, err.message, err.fields);
+    if (isDependencyDown(err)) {
+      request.log.error({ err }, 'a dependency is unavailable');
+      return sendError(reply, request, 503, 'SERVICE_UNAVAILABLE', translate('error.unavailable'));
+    }
     const status = err.statusCode ?? 500;
     if (status < 500) {
       // Fastify's own 4xx (bad JSON, body too large, wrong content type): say what, not how.

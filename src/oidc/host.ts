@@ -18,7 +18,13 @@ export interface OidcHost {
 }
 
 export async function createOidcHost(
-  deps: Omit<ProviderDeps, 'jwks'> & { knex: Knex; box: SecretBox; onError: (err: unknown) => void },
+  deps: Omit<ProviderDeps, 'jwks'> & {
+    knex: Knex;
+    box: SecretBox;
+    onError: (err: unknown) => void;
+    /** Called on every provider built (middleware, event listeners). */
+    configure?: (provider: Provider) => void;
+  },
 ): Promise<OidcHost> {
   let version = '';
   let provider!: Provider;
@@ -28,6 +34,7 @@ export async function createOidcHost(
     const jwks = await loadSigningJwks(deps.knex, deps.box, deps.config.retiredKeyGraceSeconds);
     if (jwks.version === version) return false;
     provider = createProvider({ ...deps, jwks: jwks.keys });
+    deps.configure?.(provider);
     callback = provider.callback();
     version = jwks.version;
     return true;
