@@ -12,6 +12,7 @@ import { createOidcHost } from './oidc/host.ts';
 import { ensureSigningKeys } from './oidc/keys.ts';
 import { oidcRoutes } from './oidc/oidc.routes.ts';
 import { healthRoutes } from './ops/health.routes.ts';
+import { firstPartyRoutes } from './first-party/first-party.routes.ts';
 import { registerSecurityHeaders, hardenProviderResponses } from './security/headers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
 import { createServices, type Services } from './services.ts';
@@ -89,7 +90,12 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     await pages.register(interactionRoutes, { host, accounts });
     // --- issue 3: self-service pages (register, verify-email, forgot/reset password, account) ---
     // --- issue 4: first-party sessions (/session/*, /login) ---
-  });
+    await pages.register(firstPartyRoutes, {
+      host,
+      // issue 5: captcha and brute-force throttling of POST /session/login plug in here, as a
+      // LoginGuard (src/first-party/login-guard.ts) wrapped around the password check.
+      loginGuard: undefined,
+    });
   // --- issue 3: jobs (inline worker when WORKER=inline) ---
   await app.register(healthRoutes, {
     checks: {

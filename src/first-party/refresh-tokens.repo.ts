@@ -70,9 +70,29 @@ function toToken(r: TokenRow): RefreshTokenRecord {
   };
 }
 
+export interface TokenWithFamily {
+  token: RefreshTokenRecord;
+  family: Family;
+}
+
+export interface RefreshTokensRepo {
+  /** Runs `fn` in one transaction, with a repo whose queries are part of it. */
+  transaction<T>(fn: (tx: RefreshTokensRepo) => Promise<T>): Promise<T>;
+  insertFamily(f: Pick<Family, 'accountId' | 'clientId' | 'scope' | 'oidcSessionUid' | 'oidcGrantId' | 'absoluteExpiresAt'>): Promise<Family>;
+  insertToken(t: Pick<RefreshTokenRecord, 'idHash' | 'familyId' | 'parentHash' | 'expiresAt'>): Promise<void>;
+  /** The token and its family, the token's row locked until the transaction ends. */
+  lockToken(idHash: string): Promise<TokenWithFamily | undefined>;
+  findToken(idHash: string): Promise<TokenWithFamily | undefined>;
+  markUsed(idHash: string, successorHash: string, usedAt: Date): Promise<void>;
+  /** Revokes the family unless it already was; returns it when this call revoked it. */
+  revokeFamily(familyId: string, reason: RevocationReason, at: Date): Promise<Family | undefined>;
+  /** Deletes families (and, by cascade, their tokens) that ended before `before`. */
+  deleteEnded(before: Date): Promise<number>;
+}
+
 /** Families and refresh tokens of first-party sessions; refresh tokens by the hash of their jti. */
-export function createRefreshTokensRepo(knex: Knex) {
-  async function tokenWithFamily(idHash: string, lock: boolean) {
+export function createRefreshTokensRepo(knex: Knex): RefreshTokensRepo {
+  async function tokenWithFamily(idHash: string, lock: boolean): Promise<TokenWithFamily | undefined> {
     // Rotation updates the token row and reads the family: rotations of one token queue on
     // the token's row, and revoking the family waits for the rotations under way.
     const tokenQuery = knex('first_party_refresh_tokens').where({ id_hash: idHash }).first();
@@ -84,12 +104,11 @@ export function createRefreshTokensRepo(knex: Knex) {
   }
 
   return {
-    /** Runs `fn` in one transaction, with a repo whose queries are part of it. */
-    transaction<T>(fn: (tx: RefreshTokensRepo) => Promise<T>): Promise<T> {
+    transaction(fn) {
       return knex.transaction((trx) => fn(createRefreshTokensRepo(trx)));
     },
 
-    async insertFamily(f: Pick<Family, 'accountId' | 'clientId' | 'scope' | 'oidcSessionUid' | 'oidcGrantId' | 'absoluteExpiresAt'>): Promise<Family> {
+    async insertFamily(f) {
       const [row] = (await knex('first_party_families')
         .insert({
           account_id: f.accountId,
@@ -103,7 +122,7 @@ export function createRefreshTokensRepo(knex: Knex) {
       return toFamily(row!);
     },
 
-    async insertToken(t: Pick<RefreshTokenRecord, 'idHash' | 'familyId' | 'parentHash' | 'expiresAt'>): Promise<void> {
+    async insertToken(t) {
       await knex('first_party_refresh_tokens').insert({
         id_hash: t.idHash,
         family_id: t.familyId,
@@ -112,17 +131,14 @@ export function createRefreshTokensRepo(knex: Knex) {
       });
     },
 
-    /** The token and its family, the token's row locked until the transaction ends. */
-    lockToken: (idHash: string) => tokenWithFamily(idHash, true),
+    lockToken: (idHash) => tokenWithFamily(idHash, true),
+    findToken: (idHash) => tokenWithFamily(idHash, false),
 
-    findToken: (idHash: string) => tokenWithFamily(idHash, false),
-
-    async markUsed(idHash: string, successorHash: string, usedAt: Date): Promise<void> {
+    async markUsed(idHash, successorHash, usedAt) {
       await knex('first_party_refresh_tokens').where({ id_hash: idHash }).update({ used_at: usedAt, successor_hash: successorHash });
     },
 
-    /** Revokes the family unless it already was; returns it when this call revoked it. */
-    async revokeFamily(familyId: string, reason: RevocationReason, at: Date): Promise<Family | undefined> {
+    async revokeFamily(familyId, reason, at) {
       const [row] = (await knex('first_party_families')
         .where({ id: familyId })
         .whereNull('revoked_at')
@@ -131,11 +147,8 @@ export function createRefreshTokensRepo(knex: Knex) {
       return row ? toFamily(row) : undefined;
     },
 
-    /** Deletes families (and, by cascade, their tokens) that ended before `before`. */
-    async deleteEnded(before: Date): Promise<number> {
+    async deleteEnded(before) {
       return knex('first_party_families').where('absolute_expires_at', '<', before).delete();
     },
   };
 }
-
-export type RefreshTokensRepo = ReturnType<typeof createRefreshTokensRepo>;

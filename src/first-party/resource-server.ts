@@ -91,6 +91,8 @@ export interface AccessTokenVerifierOptions {
   audience: string | string[];
   /** Default `${issuer}/jwks` (the `jwks_uri` of Gatehouse's discovery document). */
   jwksUri?: string;
+  /** After fetching the JWKS, wait this long before fetching it again for an unknown `kid`. Default 30. */
+  jwksCooldownSeconds?: number;
 }
 
 /**
@@ -98,8 +100,8 @@ export interface AccessTokenVerifierOptions {
  * set and fetches it again when a token names a `kid` it does not hold (after a key rotation),
  * at most once per cooldown.
  */
-export function createAccessTokenVerifier({ issuer, audience, jwksUri = `${issuer}/jwks` }: AccessTokenVerifierOptions) {
-  const jwks = createRemoteJWKSet(new URL(jwksUri));
+export function createAccessTokenVerifier({ issuer, audience, jwksUri = `${issuer}/jwks`, jwksCooldownSeconds = 30 }: AccessTokenVerifierOptions) {
+  const jwks = createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: jwksCooldownSeconds * 1000 });
   return (token: string) => verifyAccessToken(token, jwks, { issuer, audience });
 }
 

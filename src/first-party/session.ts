@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { Account } from '../accounts/accounts.service.ts';
 import { firstPartyContext } from './context.ts';
 import { ACCESS_COOKIE, AccessTokenError, verifyAccessToken, type AccessTokenClaims } from './resource-server.ts';
 
@@ -34,15 +35,23 @@ export async function getSessionToken(request: FastifyRequest): Promise<AccessTo
 }
 
 /**
- * The user signed in to Gatehouse or a first-party app through the `gatehouse_at` cookie, or
- * undefined. Access tokens are stateless (RFC 9068): one stays valid until it expires, minutes
- * after it was issued; the account is read on every call, so a disabled account is refused
- * at once.
+ * The signed-in user and the verified access token of the request, or undefined. Access
+ * tokens are stateless (RFC 9068): one stays valid until it expires, minutes after it was
+ * issued; the account is read on every call, so a disabled account is refused at once.
  */
-export async function getSessionUser(request: FastifyRequest): Promise<SessionUser | undefined> {
-  const claims = await getSessionToken(request);
-  if (!claims) return undefined;
-  const account = await request.server.gatehouse.accounts.findById(claims.sub);
+export async function getSession(request: FastifyRequest): Promise<{ user: SessionUser; token: AccessTokenClaims } | undefined> {
+  const token = await getSessionToken(request);
+  if (!token) return undefined;
+  const account = await request.server.gatehouse.accounts.findById(token.sub);
   if (!account || account.disabled) return undefined;
+  return { user: sessionUserOf(account), token };
+}
+
+export function sessionUserOf(account: Pick<Account, 'id' | 'email' | 'name' | 'roles'>): SessionUser {
   return { sub: account.id, email: account.email, name: account.name, roles: account.roles };
+}
+
+/** The user signed in to Gatehouse or a first-party app through the `gatehouse_at` cookie, or undefined. */
+export async function getSessionUser(request: FastifyRequest): Promise<SessionUser | undefined> {
+  return (await getSession(request))?.user;
 }

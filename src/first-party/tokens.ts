@@ -1,4 +1,4 @@
-import { jwtVerify, SignJWT } from 'jose';
+import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { randomToken } from '../security/secret-box.ts';
 import type { KeyRing } from './keyring.ts';
 import { SIGNING_ALG } from './keyring.ts';
@@ -57,17 +57,31 @@ export interface RefreshTokenClaims {
   clientId: string;
 }
 
-/** The claims of a `gatehouse_rt` JWT; throws a jose error when it does not verify or has expired. */
-export async function verifyRefreshToken(keys: KeyRing, token: string, { issuer }: { issuer: string }): Promise<RefreshTokenClaims> {
-  const { payload } = await jwtVerify(token, keys.verificationKey, {
-    algorithms: [SIGNING_ALG],
-    typ: REFRESH_TYP,
-    issuer,
-    audience: issuer,
-    requiredClaims: ['jti', 'sub', 'client_id', 'exp'],
-  });
+/**
+ * The claims of a `gatehouse_rt` JWT; throws a jose error when it does not verify. With
+ * `allowExpired` (signing out) an expired one is accepted: jose checks expiry last, after the
+ * signature, `typ`, issuer and audience, so its JWTExpired carries claims that verified.
+ */
+export async function verifyRefreshToken(
+  keys: KeyRing,
+  token: string,
+  { issuer, allowExpired = false }: { issuer: string; allowExpired?: boolean },
+): Promise<RefreshTokenClaims> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, keys.verificationKey, {
+      algorithms: [SIGNING_ALG],
+      typ: REFRESH_TYP,
+      issuer,
+      audience: issuer,
+      requiredClaims: ['jti', 'sub', 'client_id', 'exp'],
+    }));
+  } catch (err) {
+    if (!(allowExpired && err instanceof errors.JWTExpired)) throw err;
+    payload = err.payload;
+  }
   if (typeof payload.jti !== 'string' || typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') {
-    throw new TypeError('refresh token claims of the wrong type');
+    throw new errors.JWTClaimValidationFailed('refresh token claims of the wrong type', payload);
   }
   return { jti: payload.jti, sub: payload.sub, clientId: payload.client_id };
 }

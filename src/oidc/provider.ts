@@ -3,6 +3,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { Accounts } from '../accounts/accounts.service.ts';
 import { claimsFor } from '../accounts/accounts.service.ts';
 import type { Config } from '../config.ts';
+import { withSessionCallback } from '../first-party/client-metadata.ts';
 import type { ClientsRepo } from './clients.repo.ts';
 import type { AdapterFactory } from './adapters/types.ts';
 
@@ -49,7 +50,8 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
   const adapterFor = (name: string) =>
     name === 'Client'
       ? {
-          find: (id: string) => clients.find(id),
+          // First-party clients may also come back to /session/callback (src/first-party).
+          find: async (id: string) => withSessionCallback(await clients.find(id), config.issuer),
           upsert: (_id: string, payload: Record<string, unknown>) => clients.upsert(payload as never),
           destroy: async (id: string) => void (await clients.delete(id)),
           findByUid: async () => undefined,
@@ -126,16 +128,18 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
     async loadExistingGrant(ctx) {
       const { client, session, params } = ctx.oidc;
       const grantId = ctx.oidc.result?.consent?.grantId || (client && session?.grantIdFor(client.clientId));
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      if (client?.metadata().first_party === true && session?.accountId) {
-        const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-        grant.addOIDCScope(String(params?.scope ?? 'openid'));
-        if (params?.claims) grant.addOIDCClaims(Object.keys(JSON.parse(String(params.claims)).id_token ?? {}));
-        await grant.save();
-        session.grantIdFor(client.clientId, grant.jti);
-        return grant;
-      }
-      return undefined;
+      const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      if (client?.metadata().first_party !== true || !session?.accountId) return existing;
+      // An existing grant is widened too: a first-party client is never sent to consent, also
+      // when it asks for more than before (its own API as resource, for /session/start).
+      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      const scope = String(params?.scope ?? 'openid');
+      grant.addOIDCScope(scope);
+      if (params?.claims) grant.addOIDCClaims(Object.keys(JSON.parse(String(params.claims)).id_token ?? {}));
+      for (const resource of [params?.resource].flat()) if (typeof resource === 'string') grant.addResourceScope(resource, scope);
+      await grant.save();
+      session.grantIdFor(client.clientId, grant.jti);
+      return grant;
     },
     features: {
       devInteractions: { enabled: false },
@@ -171,7 +175,7 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
           return {
             scope: client.scope ?? SCOPES.join(' '),
             audience: client.clientId,
-            accessTokenTTL: ttl.accessToken,
+            accessTokenTTL: client.metadata().first_party === true ? config.firstParty.accessTokenTtlSeconds : ttl.accessToken,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'ES256' } },
           };

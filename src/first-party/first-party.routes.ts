@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import type { OidcHost } from '../oidc/host.ts';
+import { ensureBuiltinClient } from './builtin-client.ts';
+import { firstPartyContext } from './context.ts';
+import { cookieOptions, SESSION_PREFIX } from './cookies.ts';
+import { unguardedLogin, type LoginGuard } from './login-guard.ts';
+import { createRefreshTokensRepo, type Family } from './refresh-tokens.repo.ts';
+import { sessionRoutes } from './session.routes.ts';
+import { createSessions } from './sessions.service.ts';
+
+export interface FirstPartyOptions {
+  host: OidcHost;
+  /** Captcha and brute-force throttling of POST /session/login (issue 5); none by default. */
+  loginGuard?: LoginGuard;
+}
+
+// A family past its absolute expiry can do nothing; its rows go a day later.
+const SWEEP_EVERY_MS = 60 * 60 * 1000;
+const KEEP_ENDED_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * First-party apps (issue 4): `/session/*` and the standalone `/login` page. Makes sure
+ * Gatehouse's own first-party client exists (what `/login` signs in to `/account` with).
+ */
+export async function firstPartyRoutes(app: FastifyInstance, { host, loginGuard = unguardedLogin }: FirstPartyOptions) {
+  const { config, clients, accounts, knex } = app.gatehouse;
+  const { keys } = firstPartyContext(app);
+  const repo = createRefreshTokensRepo(knex);
+  const builtinClientId = config.firstParty.builtinClientId;
+
+  await ensureBuiltinClient({ clients, provider: host.provider, issuer: config.issuer, clientId: builtinClientId });
+
+  /** A revoked family ends the provider's SSO session and grant it came from (hosted login). */
+  async function endProviderSession(family: Family) {
+    const { provider } = host;
+    try {
+      if (family.oidcSessionUid) await (await provider.Session.findByUid(family.oidcSessionUid))?.destroy();
+      const grantId = family.oidcGrantId;
+      if (grantId) {
+        await (await provider.Grant.find(grantId))?.destroy();
+        await Promise.all([provider.RefreshToken, provider.AccessToken, provider.AuthorizationCode].map((model) => model.revokeByGrantId(grantId)));
+      }
+    } catch (err) {
+      // The family is revoked whatever happens here; the provider's session then ends on its own.
+      app.log.warn({ err, family: family.id }, 'could not end the provider session of a first-party sign-in');
+    }
+  }
+
+  const sessions = createSessions({
+    repo,
+    keys,
+    issuer: config.issuer,
+    secrets: config.secrets,
+    graceSeconds: config.sessionRefreshGraceSeconds,
+    ttl: config.firstParty,
+    isAccountActive: async (id) => {
+      const account = await accounts.findById(id);
+      return Boolean(account && !account.disabled);
+    },
+    onRevoked: endProviderSession,
+  });
+  const cookies = cookieOptions(config);
+
+  await app.register(sessionRoutes, { prefix: SESSION_PREFIX, sessions, cookies, loginGuard });
+
+  // CONTRACT.md "Hosted pages": /login is Gatehouse's own first-party sign-in, back to /account.
+  app.get<{ Querystring: { return_to?: unknown } }>('/login', async (request, reply) => {
+    const returnTo = typeof request.query.return_to === 'string' ? request.query.return_to : `${config.issuer}/account`;
+    const start = new URLSearchParams({ client_id: builtinClientId, return_to: returnTo });
+    return reply.header('cache-control', 'no-store').redirect(`${SESSION_PREFIX}/start?${start}`, 303);
+  });
+
+  const sweep = setInterval(() => {
+    repo.deleteEnded(new Date(Date.now() - KEEP_ENDED_MS)).catch((err) => app.log.warn({ err }, 'first-party session sweep failed'));
+  }, SWEEP_EVERY_MS);
+  sweep.unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
+}

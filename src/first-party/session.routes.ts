@@ -1,0 +1,145 @@
+import fastifyCors from '@fastify/cors';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ValidationError } from '../errors.ts';
+import { translate } from '../http/views.ts';
+import type { ClientMetadata } from '../oidc/clients.repo.ts';
+import { sessionScope } from './code-flow.ts';
+import { firstPartyContext } from './context.ts';
+import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies, type CookieOptions } from './cookies.ts';
+import { NotFirstPartyError, OriginNotAllowedError, RefreshError, UnauthenticatedError } from './errors.ts';
+import type { LoginGuard } from './login-guard.ts';
+import { sessionOrigins } from './origins.ts';
+import { getSession, sessionUserOf, type SessionUser } from './session.ts';
+import type { IssuedSession, Sessions } from './sessions.service.ts';
+import { sessionStartRoutes } from './session-start.routes.ts';
+
+export interface SessionRoutesOptions {
+  sessions: Sessions;
+  cookies: CookieOptions;
+  loginGuard: LoginGuard;
+}
+
+type LoginBody = { client_id?: unknown; login?: unknown; password?: unknown; captcha?: unknown };
+
+/** The JSON body of GET /session, and of a successful login or refresh. */
+function sessionBody(user: SessionUser, clientId: string, expiresAt: number) {
+  return { ...user, client_id: clientId, expires_at: expiresAt };
+}
+
+/** The client, if it is first-party; every `/session` endpoint refuses any other. */
+export async function firstPartyClient(app: FastifyInstance, clientId: unknown): Promise<ClientMetadata> {
+  const client = typeof clientId === 'string' && clientId ? await app.gatehouse.clients.find(clientId) : undefined;
+  if (!client || client.first_party !== true) throw new NotFirstPartyError();
+  return client;
+}
+
+/**
+ * `/session` (registered with that prefix): the first-party session API of CONTRACT.md.
+ *
+ * CSRF: the cookies ride along on any request the browser makes to Gatehouse, so every POST
+ * must come from a page of Gatehouse or of a first-party app, as its `Origin` says. A missing
+ * Origin, and `Origin: null` (what browsers send for a form posted under `Referrer-Policy:
+ * no-referrer`, Gatehouse's own policy, and from sandboxed or file pages) are refused: the
+ * sender cannot be told apart from anyone else. Pages of Gatehouse calling `/session` with
+ * fetch set `referrerPolicy: 'same-origin'` on the request, which makes the browser send
+ * their real Origin. CORS with credentials is granted to exactly the same origins.
+ */
+export async function sessionRoutes(app: FastifyInstance, { sessions, cookies, loginGuard }: SessionRoutesOptions) {
+  const { config, accounts } = app.gatehouse;
+  const { repo } = firstPartyContext(app);
+
+  // Both CORS and the CSRF check ask: one look-up per request.
+  const originsOf = new WeakMap<FastifyRequest, Promise<Set<string>>>();
+  const allowedOrigins = (request: FastifyRequest) => {
+    let origins = originsOf.get(request);
+    if (!origins) {
+      origins = sessionOrigins(config.issuer, repo);
+      originsOf.set(request, origins);
+    }
+    return origins;
+  };
+
+  await app.register(fastifyCors, {
+    hook: 'onRequest',
+    delegator: (request, callback) => {
+      const origin = request.headers.origin;
+      if (!origin) return callback(null, { origin: false });
+      allowedOrigins(request as FastifyRequest).then(
+        (allowed) => callback(null, { origin: allowed.has(origin) ? origin : false, credentials: true, methods: ['GET', 'POST'], allowedHeaders: ['content-type'], maxAge: 600 }),
+        (err: Error) => callback(err, { origin: false }),
+      );
+    },
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (request.method !== 'POST') return;
+    const origin = request.headers.origin;
+    if (!origin || origin === 'null' || !(await allowedOrigins(request)).has(origin)) throw new OriginNotAllowedError();
+  });
+
+  // The app's error handler is set after the `pages` scope is registered (src/app.ts), so this
+  // scope would get Fastify's default body. Same JSON as the app's: `{ error: CODE, message }`.
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof AppError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...(err.fields ? { fields: err.fields } : {}) });
+    const status = err.statusCode ?? 500;
+    if (status < 500) return reply.code(status).send({ error: err.code ?? 'BAD_REQUEST', message: err.message });
+    request.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: 'INTERNAL_ERROR', message: translate('error.internal') });
+  });
+
+  // Nothing under /session may be stored by a cache: it is all per user, much of it tokens.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+
+  async function respond(reply: FastifyReply, session: IssuedSession) {
+    const account = await accounts.findById(session.family.accountId);
+    if (!account) throw new RefreshError('SESSION_REVOKED');
+    setSessionCookies(reply, cookies, session);
+    return reply.send(sessionBody(sessionUserOf(account), session.family.clientId, session.accessToken.expiresAt));
+  }
+
+  app.get('/', async (request) => {
+    const session = await getSession(request);
+    if (!session) throw new UnauthenticatedError();
+    return sessionBody(session.user, session.token.client_id, session.token.exp);
+  });
+
+  app.post<{ Body: LoginBody }>('/login', async (request, reply) => {
+    const { client_id: clientId, login, password, captcha } = (request.body ?? {}) as LoginBody;
+    const fields: Record<string, string> = {};
+    if (typeof clientId !== 'string' || !clientId) fields.client_id = 'required';
+    if (typeof login !== 'string' || !login) fields.login = 'required';
+    if (typeof password !== 'string' || !password) fields.password = 'required';
+    if (captcha !== undefined && captcha !== null && typeof captcha !== 'string') fields.captcha = 'must be a string';
+    if (Object.keys(fields).length) throw new ValidationError(fields);
+    const client = await firstPartyClient(app, clientId);
+    const attempt = { clientId: client.client_id, login: login as string, ...(typeof captcha === 'string' ? { captcha } : {}) };
+    // issue 5: captcha and brute-force throttling run here, around the password check.
+    const account = await loginGuard(request, attempt, () => accounts.authenticate(login as string, password as string));
+    return respond(reply, await sessions.open({ accountId: account.id, clientId: client.client_id, scope: sessionScope(client) }));
+  });
+
+  app.post('/refresh', async (request, reply) => {
+    try {
+      const token = request.cookies[REFRESH_COOKIE];
+      if (!token) throw new RefreshError('NO_REFRESH_TOKEN');
+      const session = await sessions.refresh(token);
+      // A client an admin has since made third-party gets no more tokens.
+      await firstPartyClient(app, session.family.clientId);
+      return await respond(reply, session);
+    } catch (err) {
+      // The app must sign in again: stale cookies would only make it try again.
+      if (err instanceof RefreshError || err instanceof NotFirstPartyError) clearSessionCookies(reply, cookies);
+      throw err;
+    }
+  });
+
+  app.post('/logout', async (request, reply) => {
+    await sessions.logout(request.cookies[REFRESH_COOKIE]);
+    clearSessionCookies(reply, cookies);
+    return reply.code(204).send();
+  });
+
+  await app.register(sessionStartRoutes, { sessions, cookies });
+}
