@@ -96,6 +96,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
       // LoginGuard (src/first-party/login-guard.ts) wrapped around the password check.
       loginGuard: undefined,
     });
+  });
   // --- issue 3: jobs (inline worker when WORKER=inline) ---
   await app.register(healthRoutes, {
     checks: {
