@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import * as oidc from 'openid-client';
+import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
+import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
+import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+
+// Attacks on the OAuth/OIDC protocol surface (RFC 9700, ASVS V10). Each test is one attack
+// and asserts the answer a careful authorization server gives.
+const REDIRECT = 'http://127.0.0.1:9/callback';
+
+describe('protocol attacks', () => {
+  let storage: TestStorage;
+  let server: TestServer;
+  let user: TestUser;
+  let client: ClientMetadata;
+  let config: oidc.Configuration;
+
+  before(async () => {
+    storage = await createStorage();
+    server = await startServer(storage);
+    user = await createUser(server);
+    client = await createClient(server, { redirectUris: [REDIRECT], postLogoutRedirectUris: ['http://127.0.0.1:9/bye'], scope: 'openid email profile offline_access' });
+    config = await rpConfig(server, client);
+  });
+  after(async () => {
+    await server?.stop();
+    await storage?.drop();
+  });
+
+  const basic = () => `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`;
+  async function token(body: Record<string, string>, headers: Record<string, string> = {}) {
+    const res = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(), ...headers },
+      body: new URLSearchParams(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, string>, headers: res.headers };
+  }
+  function authUrl(params: Record<string, string>) {
+    const url = new URL('/auth', server.url);
+    const all: Record<string, string> = { client_id: client.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, state: 's', ...params };
+    for (const [k, v] of Object.entries(all)) if (v !== '') url.searchParams.set(k, v);
+    return url.toString();
+  }
+  const errorOf = async (url: string) => {
+    const res = await fetch(url, { redirect: 'manual' });
+    const loc = res.headers.get('location');
+    return loc ? new URL(loc.replace('#', '?')).searchParams.get('error') : `page ${res.status}`;
+  };
+  async function codeFor(extra: Record<string, string> = {}) {
+    return authorize(server, config, user, { extra });
+  }
+
+  test('PKCE: a code_challenge without S256 (plain) is refused', async () => {
+    assert.equal(await errorOf(authUrl({ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' })), 'invalid_request');
+  });
+
+  test('PKCE: a missing code_challenge is refused', async () => {
+    assert.equal(await errorOf(authUrl({})), 'invalid_request');
+  });
+
+  test('PKCE: a wrong code_verifier does not redeem the code', async () => {
+    const { callbackUrl } = await codeFor();
+    const r = await token({ grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: 'W'.repeat(43) });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error, 'invalid_grant');
+  });
+
+  test('PKCE: a code_verifier-less redemption of a PKCE code is refused', async () => {
+    const { callbackUrl } = await codeFor();
+    const r = await token({ grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT });
+    assert.equal(r.status, 400);
+    assert.match(r.body.error!, /invalid_(grant|request)/);
+  });
+
+  test('code redeemed with another redirect_uri than the one it was issued for is refused', async () => {
+    const { callbackUrl, verifier } = await codeFor();
+    const r = await token({ grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: 'http://127.0.0.1:9/other', code_verifier: verifier });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error, 'invalid_grant');
+  });
+
+  test('a code is bound to its client: another client cannot redeem it', async () => {
+    const other = await createClient(server, { redirectUris: [REDIRECT] });
+    const { callbackUrl, verifier } = await codeFor();
+    const r = await token(
+      { grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier },
+      { authorization: `Basic ${Buffer.from(`${other.client_id}:${other.client_secret}`).toString('base64')}` },
+    );
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error, 'invalid_grant');
+  });
+
+  test('code replay is refused', async () => {
+    const { callbackUrl, verifier } = await codeFor();
+    const body = { grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier };
+    assert.equal((await token(body)).status, 200);
+    assert.equal((await token(body)).body.error, 'invalid_grant');
+  });
+
+  test('parallel redemption of one code: one token response only', async () => {
+    const { callbackUrl, verifier } = await codeFor();
+    const body = { grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier };
+    const all = await Promise.all([token(body), token(body), token(body)]);
+    assert.equal(all.filter((r) => r.status === 200).length, 1);
+  });
+
+  test('refresh token replay after rotation is refused', async () => {
+    const { callbackUrl, verifier, state } = await codeFor();
+    const t = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    await oidc.refreshTokenGrant(config, t.refresh_token!);
+    const r = await token({ grant_type: 'refresh_token', refresh_token: t.refresh_token! });
+    assert.equal(r.body.error, 'invalid_grant');
+  });
+
+  test('refresh with a wider scope than granted is refused', async () => {
+    const { callbackUrl, verifier, state } = await codeFor();
+    const t = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const r = await token({ grant_type: 'refresh_token', refresh_token: t.refresh_token!, scope: 'openid email profile offline_access admin' });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error, 'invalid_scope');
+  });
+
+  test('response_type=token (implicit) is refused', async () => {
+    assert.equal(await errorOf(authUrl({ response_type: 'token', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' })), 'unsupported_response_type');
+  });
+
+  test('response_type=id_token token (hybrid/implicit) is refused', async () => {
+    assert.equal(await errorOf(authUrl({ response_type: 'id_token token', nonce: 'n', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' })), 'unsupported_response_type');
+  });
+
+  test('grant_type=password (ROPC) is refused', async () => {
+    const r = await token({ grant_type: 'password', username: user.email, password: user.password });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error, 'unsupported_grant_type');
+  });
+
+  test('an access token in the query string is refused at userinfo', async () => {
+    const { callbackUrl, verifier, state } = await codeFor();
+    const t = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const res = await fetch(`${server.url}/me?access_token=${encodeURIComponent(t.access_token)}`);
+    assert.equal(res.status, 400);
+    const ok = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${t.access_token}` } });
+    assert.equal(ok.status, 200, 'the same token works in the header');
+  });
+
+  test('token responses are never cached', async () => {
+    const { callbackUrl, verifier } = await codeFor();
+    const r = await token({ grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('cache-control')!, /no-store/);
+  });
+
+  test('a forged id_token_hint at logout (signed by another key) is refused', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT({ sub: user.id, aud: client.client_id })
+      .setProtectedHeader({ alg: 'RS256', kid: (await exportJWK(publicKey)).kid ?? 'attacker' })
+      .setIssuer(server.url)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const url = new URL('/logout', server.url);
+    url.searchParams.set('id_token_hint', forged);
+    url.searchParams.set('post_logout_redirect_uri', 'http://127.0.0.1:9/bye');
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('location'), null);
+  });
+
+  test('an unregistered post_logout_redirect_uri never redirects', async () => {
+    const url = new URL('/logout', server.url);
+    url.searchParams.set('client_id', client.client_id);
+    url.searchParams.set('post_logout_redirect_uri', 'https://evil.example/');
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('location'), null);
+  });
+
+  test('open redirect through redirect_uri: look-alike URIs get an error page', async () => {
+    for (const evil of [`${REDIRECT}.evil.example`, 'http://127.0.0.1:9@evil.example/callback', `${REDIRECT}#x`, 'HTTP://127.0.0.1:9/CALLBACK', 'javascript:alert(1)']) {
+      const res = await fetch(authUrl({ redirect_uri: evil, code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }), { redirect: 'manual' });
+      assert.equal(res.headers.get('location'), null, evil);
+      assert.equal(res.status, 400, evil);
+    }
+  });
+
+  test('introspection: a client cannot introspect another client\'s token', async () => {
+    const other = await createClient(server, { redirectUris: [REDIRECT] });
+    const { callbackUrl, verifier, state } = await codeFor();
+    const t = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const res = await fetch(`${server.url}/token/introspection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${other.client_id}:${other.client_secret}`).toString('base64')}` },
+      body: new URLSearchParams({ token: t.access_token }),
+    });
+    const body = (await res.json()) as { active: boolean };
+    assert.equal(body.active, false);
+  });
+
+  test('client authentication with alg=none assertion is refused', async () => {
+    const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ iss: client.client_id, sub: client.client_id, aud: `${server.url}/token`, jti: 'x', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
+    const res = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: client.client_id,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: `${header}.${payload}.`,
+      }),
+    });
+    assert.equal(res.status, 401);
+    assert.equal(((await res.json()) as { error: string }).error, 'invalid_client');
+  });
+
+  test('authorization codes live at most 60 seconds', async () => {
+    const { callbackUrl } = await codeFor();
+    const stored = await server.app.gatehouse.adapter('AuthorizationCode').find(callbackUrl.searchParams.get('code')!);
+    assert.ok(stored, 'the code is stored');
+    assert.ok(Number(stored.exp) - Number(stored.iat) <= 60);
+  });
+});
