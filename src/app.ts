@@ -80,12 +80,31 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
 
   app.decorate('gatehouse', { ...services, config, host, redis });
 
+  // Set before any plugin is registered: child contexts take the handlers they see then.
+  app.setNotFoundHandler((request, reply) => sendError(reply, request, 404, 'NOT_FOUND', translate('error.not_found')));
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof AppError) return sendError(reply, request, err.statusCode, err.code, err.message, err.fields);
+    if (isDependencyDown(err)) {
+      request.log.error({ err }, 'a dependency is unavailable');
+      return sendError(reply, request, 503, 'SERVICE_UNAVAILABLE', translate('error.unavailable'));
+    }
+    const status = err.statusCode ?? 500;
+    if (status < 500) {
+      // Fastify's own 4xx (bad JSON, body too large, wrong content type): say what, not how.
+      return sendError(reply, request, status, err.code ?? 'BAD_REQUEST', err.message);
+    }
+    request.log.error({ err }, 'request failed');
+    return sendError(reply, request, 500, 'INTERNAL_ERROR', translate('error.internal'));
+  });
+
   await app.register(fastifyCookie, { secret: config.secrets });
   // Issue 5: before any route, so that every route gets the headers and its rate limit.
   await registerSecurityHeaders(app, { https: config.issuer.startsWith('https:'), captcha: config.captcha.provider });
   await registerRateLimits(app, { redis, prefix: config.redisPrefix });
   await app.register(oidcRoutes, { host });
   await app.register(async (pages) => {
+    // Pages take form posts (and JSON for /session/*); any other body type is a 415.
+    pages.removeContentTypeParser('text/plain');
     await pages.register(fastifyFormbody);
     await pages.register(interactionRoutes, { host, accounts });
     // --- issue 3: self-service pages (register, verify-email, forgot/reset password, account) ---
@@ -112,21 +131,6 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   }
   app.addHook('onClose', async () => host.close());
 
-  app.setNotFoundHandler((request, reply) => sendError(reply, request, 404, 'NOT_FOUND', translate('error.not_found')));
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof AppError) return sendError(reply, request, err.statusCode, err.code, err.message, err.fields);
-    if (isDependencyDown(err)) {
-      request.log.error({ err }, 'a dependency is unavailable');
-      return sendError(reply, request, 503, 'SERVICE_UNAVAILABLE', translate('error.unavailable'));
-    }
-    const status = err.statusCode ?? 500;
-    if (status < 500) {
-      // Fastify's own 4xx (bad JSON, body too large, wrong content type): say what, not how.
-      return sendError(reply, request, status, err.code ?? 'BAD_REQUEST', err.message);
-    }
-    request.log.error({ err }, 'request failed');
-    return sendError(reply, request, 500, 'INTERNAL_ERROR', translate('error.internal'));
-  });
 
   return app;
 }

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { Browser, type Page } from '../helpers/browser.ts';
+import { createClient, createUser, type TestUser } from '../helpers/fixtures.ts';
+import { tcpProxy } from '../helpers/proxy.ts';
+import { createStorage, startServer, TEST_REDIS_URL, type TestServer, type TestStorage } from '../helpers/server.ts';
+import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
+
+// Hostile input at the HTTP edge (ASVS V1/V2 input handling): every answer is a clear 4xx,
+// never a 500, never a crash, and never different for an unknown account.
+const REDIRECT = 'http://127.0.0.1:9/callback';
+
+describe('hostile input', () => {
+  let storage: TestStorage;
+  let server: TestServer;
+  let user: TestUser;
+  let client: ClientMetadata;
+
+  before(async () => {
+    storage = await createStorage();
+    server = await startServer(storage);
+    user = await createUser(server);
+    client = await createClient(server, { redirectUris: [REDIRECT] });
+  });
+  after(async () => {
+    await server?.stop();
+    await storage?.drop();
+  });
+
+  async function loginPage(browser = new Browser()): Promise<{ browser: Browser; page: Page; action: string }> {
+    const url = new URL('/auth', server.url);
+    for (const [k, v] of Object.entries({ client_id: client.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' })) {
+      url.searchParams.set(k, v);
+    }
+    const page = await browser.follow(url.toString());
+    assert.equal(page.status, 200);
+    const action = page.body.match(/action="([^"]+\/login)"/)![1]!;
+    return { browser, page, action: new URL(action, server.url).toString() };
+  }
+
+  const errorText = (body: string) => body.match(/<p class="alert alert-error"[^>]*>([^<]*)<\/p>/)?.[1];
+
+  async function tryLogin(login: string, password: string) {
+    const { browser, action } = await loginPage();
+    return browser.request(action, { form: { login, password } });
+  }
+
+  test('NUL bytes in the login field: the wrong-password answer, no 500', async () => {
+    const res = await tryLogin(`${user.email}\u0000`, user.password);
+    assert.equal(res.status, 400);
+    assert.match(errorText(res.body)!, /Wrong e-mail address/);
+  });
+
+  test('SQL-looking logins are just wrong logins', async () => {
+    for (const login of ["' OR '1'='1", `${user.email}' --`, "admin'; DROP TABLE accounts; --"]) {
+      const res = await tryLogin(login, "' OR '1'='1");
+      assert.equal(res.status, 400, login);
+      assert.match(errorText(res.body)!, /Wrong e-mail address/);
+    }
+    assert.ok(await server.app.gatehouse.accounts.findById(user.id), 'the accounts table is intact');
+  });
+
+  test('the e-mail address matches case-insensitively but look-alikes do not', async () => {
+    const upper = await tryLogin(user.email.toUpperCase(), user.password);
+    assert.equal(upper.status, 303, 'mixed case is the same account');
+    // Cyrillic "е" (U+0435) instead of Latin "e": another address, not this account.
+    const lookAlike = await tryLogin(user.email.replace('e', '\u0435'), user.password);
+    assert.equal(lookAlike.status, 400);
+  });
+
+  test('a 1 MB password is refused before any hashing (413)', async () => {
+    const res = await tryLogin(user.email, 'x'.repeat(1024 * 1024));
+    assert.equal(res.status, 413);
+  });
+
+  test('a wrong content type on a form endpoint is 415', async () => {
+    const { browser, action } = await loginPage();
+    const res = await browser.request(action, { method: 'POST', headers: { 'content-type': 'text/plain' } });
+    assert.equal(res.status, 415);
+  });
+
+  test('a truncated body (Content-Length larger than what is sent) is a 400, and the server keeps serving', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '100' },
+      });
+      req.on('response', (res) => resolve(res.statusCode!));
+      req.on('error', () => resolve(0));
+      req.write('grant_type=authoriz');
+      setTimeout(() => req.destroy(), 300);
+      req.on('close', () => resolve(0));
+      void reject;
+    });
+    assert.notEqual(status, 500);
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  });
+
+  test('a malformed JSON body is a 400 JSON error', async () => {
+    const res = await fetch(`${server.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"redirect_uris": [' });
+    assert.ok(res.status >= 400 && res.status < 500);
+  });
+
+  test('__proto__ in a JSON body pollutes nothing', async () => {
+    const res = await fetch(`${server.url}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}, "redirect_uris": ["https://a.example/cb"]}',
+    });
+    assert.ok(res.status >= 400 && res.status < 500);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  test('over-long URL parameters are refused, not processed', async () => {
+    const res = await fetch(`${server.url}/interaction/${'a'.repeat(5000)}`, { redirect: 'manual' });
+    assert.ok(res.status >= 400 && res.status < 500);
+  });
+
+  test('an unknown or expired interaction shows a clear page, not a stack trace', async () => {
+    const res = await fetch(`${server.url}/interaction/doesnotexist`, { headers: { accept: 'text/html' } });
+    assert.equal(res.status, 400);
+    const body = await res.text();
+    assert.match(body, /took too long|start again/);
+    assert.doesNotMatch(body, /at .*\.ts:\d+/);
+  });
+
+  test('pages carry a strict CSP, deny framing and are not cached', async () => {
+    const { page } = await loginPage();
+    const csp = page.headers.get('content-security-policy')!;
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
+    assert.match(page.headers.get('cache-control')!, /no-store/);
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+    const providerError = await fetch(`${server.url}/auth?client_id=nope`);
+    assert.match(providerError.headers.get('content-security-policy')!, /frame-ancestors 'none'/);
+    assert.match(providerError.headers.get('cache-control')!, /no-store/);
+  });
+
+  test('X-Forwarded-For is ignored without TRUST_PROXY: spoofed addresses share one rate limit', async () => {
+    let limited = 0;
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(`${server.url}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.0.0.${i}` },
+        body: '{}',
+      });
+      if (res.status === 429) limited++;
+    }
+    assert.ok(limited >= 1, 'requests from "different" addresses were counted together');
+  });
+});
+
+describe('rate limits when their Redis store is down', { skip: !TEST_REDIS_URL && 'needs REDIS_URL' }, () => {
+  test('fail closed with 503, not unlimited', async () => {
+    const redis = new URL(TEST_REDIS_URL!);
+    const proxy = await tcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const storage = await createStorage({ redis: true });
+    storage.env.REDIS_URL = `redis://127.0.0.1:${proxy.port}`;
+    const server = await startServer(storage);
+    try {
+      proxy.cut();
+      const res = await fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+      assert.equal(res.status, 503);
+      assert.equal(((await res.json()) as { error: string }).error, 'SERVICE_UNAVAILABLE');
+    } finally {
+      await server.stop();
+      await proxy.close();
+      await storage.drop();
+    }
+  });
+});
