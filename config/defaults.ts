@@ -32,6 +32,49 @@ export const defaults = {
   /** Redis keys of this process start with this prefix. */
   redisPrefix: 'gatehouse:',
   /**
+   * Self-service e-mail (issue 3): confirmation and reset links, and the outbox that sends
+   * them. SMTP_URL, MAIL_FROM, JOBS_BACKEND, WORKER and EMAIL_RESEND_CRON are environment
+   * variables (src/config.ts), not here.
+   */
+  email: {
+    /** A confirmation link works this long (the issue's 24 h). */
+    verifyTokenTtlSeconds: 24 * 60 * 60,
+    /** A password-reset link works this long (the issue's 1 h). */
+    resetTokenTtlSeconds: 60 * 60,
+    /** Delivery attempts before a message is marked dead (a 5xx answer makes it dead at once). */
+    maxAttempts: 8,
+    /** The wait after the first failed attempt; each further failure doubles it... */
+    retryBaseSeconds: 60,
+    /** ...up to this much. */
+    retryMaxSeconds: 60 * 60,
+    /**
+     * How long a worker owns a message it is sending. A worker killed mid-send holds it this
+     * long, then the resend job takes it over. Longer than one SMTP conversation can last
+     * (the SMTP timeouts below), so a slow send is never taken over while still running.
+     */
+    sendLeaseSeconds: 5 * 60,
+    /** nodemailer timeouts, in milliseconds: connect, server greeting, socket inactivity. */
+    smtpTimeouts: { connectionMs: 15_000, greetingMs: 15_000, socketMs: 60_000 },
+    /**
+     * A queued message whose send job has not run after this long is sent by the resend job
+     * (the job may never have been enqueued: the database or job store failed after commit).
+     */
+    queuedGraceSeconds: 60,
+    /** The most messages one run of the resend job delivers; the next run takes the rest. */
+    resendBatchSize: 100,
+    /** At most one confirmation or reset mail per address in this many seconds (inbox flooding). */
+    perAddressIntervalSeconds: 60,
+    /** A new password must differ from this many most recent ones, the current one included (the original server's 5). */
+    passwordHistory: 5,
+  },
+  /** Agenda (issue 3). */
+  jobs: {
+    /** How often a worker looks for due jobs, in ms; on Postgres, notifications wake it sooner. */
+    processEveryMs: 5_000,
+    /** Jobs one worker runs at once. */
+    concurrency: 5,
+  },
+  /**
    * First-party apps' cookies (issue 4; CONTRACT.md "First-party cookies"). The refresh grace
    * window is the SESSION_REFRESH_GRACE_SECONDS environment variable, not here.
    */

@@ -64,6 +64,9 @@ const envSchema = z.object({
 
 export type Env = Record<string, string | undefined>;
 
+/** A defaults block's type with its `as const` literals widened, so tests can override them. */
+type Widened<T> = T extends string ? string : T extends number ? number : T extends boolean ? boolean : { -readonly [K in keyof T]: Widened<T[K]> };
+
 export interface Config {
   port: number;
   host: string;
@@ -94,8 +97,8 @@ export interface Config {
   redisPrefix: string;
   allowPrivateNetworkFetch: boolean;
   /** Self-service e-mail and its outbox (issue 3; config/defaults.ts documents each). */
-  email: typeof defaults.email;
-  jobs: typeof defaults.jobs;
+  email: Widened<typeof defaults.email>;
+  jobs: Widened<typeof defaults.jobs>;
   firstParty: typeof defaults.firstParty;
 }
 
