@@ -47,7 +47,8 @@ async function clientCommand(runtime: Runtime, args: string[]) {
   const services = createServices(runtime);
   const [sub, ...rest] = args;
   if (sub === 'list') {
-    out(await services.clients.list());
+    // Secrets only through `client show ID`, one client at a time.
+    out((await services.clients.list()).map(({ client_secret: _secret, ...rest }) => rest));
     return;
   }
   if (sub === 'show' || sub === 'delete') {

@@ -43,7 +43,8 @@ for (const mode of modes) {
       const listed = json<ClientMetadata[]>(await runCli(['client', 'list'], env));
       const ids = listed.map((c) => c.client_id);
       assert.ok(ids.includes(client.client_id) && ids.includes(pub.client_id));
-      assert.ok(listed.every((c) => c.client_secret === undefined || typeof c.client_secret === 'string'));
+      assert.ok(listed.every((c) => c.client_secret === undefined), 'list never prints secrets');
+      assert.equal(json<ClientMetadata>(await runCli(['client', 'show', client.client_id], env)).client_secret, client.client_secret);
       assert.equal(json<ClientMetadata>(await runCli(['client', 'show', client.client_id], env)).client_name, 'CLI app');
 
       // What the CLI made, the running server uses.
