@@ -100,6 +100,10 @@ export interface Config {
   email: Widened<typeof defaults.email>;
   jobs: Widened<typeof defaults.jobs>;
   firstParty: typeof defaults.firstParty;
+  /** Security (issue 5; config/defaults.ts documents each). */
+  passwordPolicy: Widened<typeof defaults.passwordPolicy>;
+  throttle: Widened<typeof defaults.throttle>;
+  securityEvents: Widened<typeof defaults.securityEvents>;
 }
 
 export class ConfigError extends Error {
@@ -191,6 +195,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     email: defaults.email,
     jobs: defaults.jobs,
     firstParty: defaults.firstParty,
+    passwordPolicy: defaults.passwordPolicy,
+    throttle: defaults.throttle,
+    securityEvents: defaults.securityEvents,
     ...overrides,
   };
 }
