@@ -17,7 +17,7 @@ export function createServices({ config, database, redis }: { config: Config; da
     knex,
     box,
     hasher,
-    accounts: createAccounts({ knex, hasher }),
+    accounts: createAccounts({ knex, hasher, passwordPolicy: config.passwordPolicy }),
     clients: createClientsRepo(knex, box),
     adapter: redis ? redisAdapterFactory(redis, config.redisPrefix) : postgresAdapterFactory(knex),
   };

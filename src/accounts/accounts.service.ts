@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { ConflictError, EmailNotVerifiedError, InvalidCredentialsError, ValidationError } from '../errors.ts';
 import { createAccountsRepo, type Account } from './accounts.repo.ts';
 import type { PasswordHasher } from './password.ts';
+import { checkPasswordPolicy, DEFAULT_PASSWORD_POLICY, type PasswordContext, type PasswordPolicy } from '../security/password-policy.ts';
 
 export type { Account } from './accounts.repo.ts';
 
@@ -21,12 +22,8 @@ const USERNAME_RE = /^[a-z0-9][a-z0-9_.-]{2,31}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
 
-export interface PasswordPolicy {
-  minLength: number;
-  maxLength: number;
-}
-
-export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = { minLength: 12, maxLength: 1024 };
+export type { PasswordPolicy } from '../security/password-policy.ts';
+export { DEFAULT_PASSWORD_POLICY };
 
 export interface NewAccount {
   email: string;
@@ -52,18 +49,17 @@ export function validateNewAccount(input: NewAccount, policy: PasswordPolicy = D
   if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length > 200 || CONTROL_RE.test(input.name))) {
     fields.name = 'Enter a name of at most 200 characters on one line.';
   }
-  const passwordProblem = checkPassword(input.password, policy);
+  const passwordProblem = checkPassword(input.password, policy, { email: input.email, name: input.name, username: input.username });
   if (passwordProblem) fields.password = passwordProblem;
   return fields;
 }
 
-/** The password policy's verdict on one password, or undefined when acceptable. */
-export function checkPassword(password: unknown, policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY): string | undefined {
-  if (typeof password !== 'string') return 'Enter a password.';
-  const length = [...password.normalize('NFKC')].length;
-  if (length < policy.minLength) return `Use at least ${policy.minLength} characters.`;
-  if (length > policy.maxLength) return `Use at most ${policy.maxLength} characters.`;
-  return undefined;
+/**
+ * The password policy's verdict (src/security/password-policy.ts) on one password, or
+ * undefined when acceptable; `context` is the account's own e-mail, name and username.
+ */
+export function checkPassword(password: unknown, policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY, context: PasswordContext = {}): string | undefined {
+  return checkPasswordPolicy(password, context, policy);
 }
 
 /** OIDC standard claims of an account, by granted scope (OIDC Core §5.4). */
