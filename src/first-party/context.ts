@@ -18,9 +18,9 @@ export function firstPartyContext(app: FastifyInstance): FirstPartyContext {
   const services = app.gatehouse;
   let context = contexts.get(services);
   if (!context) {
-    const { knex, box, config } = services;
+    const { knex, box, config, host } = services;
     context = {
-      keys: createKeyRing({ knex, box, retiredKeyGraceSeconds: config.retiredKeyGraceSeconds, reloadSeconds: config.keyPollSeconds }),
+      keys: createKeyRing({ knex, box, retiredKeyGraceSeconds: config.retiredKeyGraceSeconds, generation: () => host.provider }),
       repo: createFirstPartyRepo(knex),
     };
     contexts.set(services, context);

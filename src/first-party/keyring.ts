@@ -5,13 +5,14 @@ import type { SecretBox } from '../security/secret-box.ts';
 
 /**
  * The signing keys as the first-party code needs them: the current ES256 private key to sign
- * (the key oidc-provider also signs JWT access tokens with, because both read the newest
- * active key of `signing_keys`), and public keys by `kid` to verify.
+ * (the key oidc-provider also signs JWT access tokens with: both take the newest active ES256
+ * key of `signing_keys`), and public keys by `kid` to verify.
  *
- * Read from Postgres rather than from the provider: oidc-provider keeps its keystore private,
- * and `gatehouse keys rotate` may run in another process. Reloaded at most every
- * `reloadSeconds` (the host's own poll interval), and sooner when a token names a `kid` we do
- * not know yet, with a cooldown so that made-up kids cannot turn into a query per request.
+ * oidc-provider keeps its keystore private, so the keys are read from Postgres, and read again
+ * exactly when the OIDC host has built a provider on new keys (`generation` changes: the host
+ * swaps its provider after `gatehouse keys rotate`). So this signs with the key the provider
+ * signs with and publishes at /jwks, and a token naming a kid we do not know is refused without
+ * a query: made-up kids cannot cost anything.
  */
 export interface KeyRing {
   /** The newest active ES256 key: what new access and refresh tokens are signed with. */
@@ -22,14 +23,6 @@ export interface KeyRing {
 
 export const SIGNING_ALG = 'ES256';
 
-const UNKNOWN_KID_COOLDOWN_MS = 5_000;
-
-interface Loaded {
-  at: number;
-  /** ES256 keys, active first (newest first), then retired ones still within their grace. */
-  jwks: JWK[];
-}
-
 function publicPart({ kty, crv, x, y, kid, alg }: JWK): JWK {
   return { kty, crv, x, y, kid, alg };
 }
@@ -38,35 +31,29 @@ export function createKeyRing({
   knex,
   box,
   retiredKeyGraceSeconds,
-  reloadSeconds,
-  now = Date.now,
+  generation,
 }: {
   knex: Knex;
   box: SecretBox;
   retiredKeyGraceSeconds: number;
-  reloadSeconds: number;
-  now?: () => number;
+  /** Changes whenever the provider's keys do (the host's current provider instance). */
+  generation: () => unknown;
 }): KeyRing {
-  let loaded: Loaded | undefined;
-  let loading: Promise<Loaded> | undefined;
+  let loaded: { generation: unknown; jwks: Promise<JWK[]> } | undefined;
   const imported = new Map<string, Promise<CryptoKey>>();
 
-  function load(): Promise<Loaded> {
-    // One query at a time however many requests ask at once.
-    loading ??= loadSigningJwks(knex, box, retiredKeyGraceSeconds)
-      .then(({ keys }) => {
-        loaded = { at: now(), jwks: keys.filter((k) => k.alg === SIGNING_ALG && k.kid) };
-        return loaded;
-      })
-      .finally(() => {
-        loading = undefined;
-      });
-    return loading;
-  }
-
-  async function current(): Promise<Loaded> {
-    if (!loaded || now() - loaded.at > reloadSeconds * 1000) return load();
-    return loaded;
+  /** ES256 keys, active first (newest first), then retired ones still within their grace. */
+  function jwks(): Promise<JWK[]> {
+    const current = generation();
+    if (loaded && loaded.generation === current) return loaded.jwks;
+    const pending = loadSigningJwks(knex, box, retiredKeyGraceSeconds).then(({ keys }) => keys.filter((k) => k.alg === SIGNING_ALG && k.kid));
+    const entry = { generation: current, jwks: pending };
+    loaded = entry;
+    // A failed load is tried again by the next caller, not remembered.
+    pending.catch(() => {
+      if (loaded === entry) loaded = undefined;
+    });
+    return pending;
   }
 
   function importOnce(cacheKey: string, jwk: JWK): Promise<CryptoKey> {
@@ -80,19 +67,14 @@ export function createKeyRing({
 
   return {
     async signingKey() {
-      const jwk = (await current()).jwks[0];
+      const [jwk] = await jwks();
       if (!jwk) throw new Error('no active ES256 signing key (run the server once, or `gatehouse keys rotate`)');
       return { kid: jwk.kid!, key: await importOnce(`private:${jwk.kid}`, jwk) };
     },
 
     async verificationKey(header) {
       if (header.alg !== SIGNING_ALG || typeof header.kid !== 'string') throw new errors.JWKSNoMatchingKey();
-      let set = await current();
-      let jwk = set.jwks.find((k) => k.kid === header.kid);
-      if (!jwk && now() - set.at > UNKNOWN_KID_COOLDOWN_MS) {
-        set = await load();
-        jwk = set.jwks.find((k) => k.kid === header.kid);
-      }
+      const jwk = (await jwks()).find((k) => k.kid === header.kid);
       if (!jwk) throw new errors.JWKSNoMatchingKey();
       return importOnce(`public:${jwk.kid}`, publicPart(jwk));
     },

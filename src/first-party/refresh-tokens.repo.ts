@@ -76,66 +76,69 @@ export interface TokenWithFamily {
 }
 
 export interface RefreshTokensRepo {
-  /** Runs `fn` in one transaction, with a repo whose queries are part of it. */
-  transaction<T>(fn: (tx: RefreshTokensRepo) => Promise<T>): Promise<T>;
-  insertFamily(f: Pick<Family, 'accountId' | 'clientId' | 'scope' | 'oidcSessionUid' | 'oidcGrantId' | 'absoluteExpiresAt'>): Promise<Family>;
-  insertToken(t: Pick<RefreshTokenRecord, 'idHash' | 'familyId' | 'parentHash' | 'expiresAt'>): Promise<void>;
-  /** The token and its family, the token's row locked until the transaction ends. */
-  lockToken(idHash: string): Promise<TokenWithFamily | undefined>;
+  /** A new family and its first refresh token, in one statement. */
+  createFamily(
+    f: Pick<Family, 'accountId' | 'clientId' | 'scope' | 'oidcSessionUid' | 'oidcGrantId' | 'absoluteExpiresAt'>,
+    first: Pick<RefreshTokenRecord, 'idHash' | 'expiresAt'>,
+  ): Promise<Family>;
   findToken(idHash: string): Promise<TokenWithFamily | undefined>;
-  markUsed(idHash: string, successorHash: string, usedAt: Date): Promise<void>;
+  /**
+   * Marks the token used and inserts its successor, in one statement, only if the token was
+   * still unused: true for the one caller that rotated it, false for any caller racing it.
+   */
+  rotate(idHash: string, successor: Pick<RefreshTokenRecord, 'idHash' | 'expiresAt'>, usedAt: Date): Promise<boolean>;
   /** Revokes the family unless it already was; returns it when this call revoked it. */
   revokeFamily(familyId: string, reason: RevocationReason, at: Date): Promise<Family | undefined>;
   /** Deletes families (and, by cascade, their tokens) that ended before `before`. */
   deleteEnded(before: Date): Promise<number>;
 }
 
-/** Families and refresh tokens of first-party sessions; refresh tokens by the hash of their jti. */
+/**
+ * Families and refresh tokens of first-party sessions; refresh tokens by the hash of their jti.
+ * Every write is a single statement, atomic on its own: concurrency is settled by Postgres's
+ * row locks inside that statement (two rotations of one token: the second waits for the
+ * first, then finds it used), never by a transaction held across round trips.
+ */
 export function createRefreshTokensRepo(knex: Knex): RefreshTokensRepo {
-  async function tokenWithFamily(idHash: string, lock: boolean): Promise<TokenWithFamily | undefined> {
-    // Rotation updates the token row and reads the family: rotations of one token queue on
-    // the token's row, and revoking the family waits for the rotations under way.
-    const tokenQuery = knex('first_party_refresh_tokens').where({ id_hash: idHash }).first();
-    const token = (await (lock ? tokenQuery.forUpdate() : tokenQuery)) as TokenRow | undefined;
-    if (!token) return undefined;
-    const familyQuery = knex('first_party_families').where({ id: token.family_id }).first();
-    const family = (await (lock ? familyQuery.forShare() : familyQuery)) as FamilyRow;
-    return { token: toToken(token), family: toFamily(family) };
-  }
-
   return {
-    transaction(fn) {
-      return knex.transaction((trx) => fn(createRefreshTokensRepo(trx)));
+    async createFamily(f, first) {
+      const { rows } = (await knex.raw(
+        `with family as (
+           insert into first_party_families (account_id, client_id, scope, oidc_session_uid, oidc_grant_id, absolute_expires_at)
+           values (?, ?, ?, ?, ?, ?)
+           returning *
+         ), token as (
+           insert into first_party_refresh_tokens (id_hash, family_id, expires_at)
+           select ?, id, ? from family
+         )
+         select * from family`,
+        [f.accountId, f.clientId, f.scope, f.oidcSessionUid, f.oidcGrantId, f.absoluteExpiresAt, first.idHash, first.expiresAt],
+      )) as { rows: FamilyRow[] };
+      return toFamily(rows[0]!);
     },
 
-    async insertFamily(f) {
-      const [row] = (await knex('first_party_families')
-        .insert({
-          account_id: f.accountId,
-          client_id: f.clientId,
-          scope: f.scope,
-          oidc_session_uid: f.oidcSessionUid,
-          oidc_grant_id: f.oidcGrantId,
-          absolute_expires_at: f.absoluteExpiresAt,
-        })
-        .returning('*')) as FamilyRow[];
-      return toFamily(row!);
+    async findToken(idHash) {
+      const token = (await knex('first_party_refresh_tokens').where({ id_hash: idHash }).first()) as TokenRow | undefined;
+      if (!token) return undefined;
+      const family = (await knex('first_party_families').where({ id: token.family_id }).first()) as FamilyRow;
+      return { token: toToken(token), family: toFamily(family) };
     },
 
-    async insertToken(t) {
-      await knex('first_party_refresh_tokens').insert({
-        id_hash: t.idHash,
-        family_id: t.familyId,
-        parent_hash: t.parentHash,
-        expires_at: t.expiresAt,
-      });
-    },
-
-    lockToken: (idHash) => tokenWithFamily(idHash, true),
-    findToken: (idHash) => tokenWithFamily(idHash, false),
-
-    async markUsed(idHash, successorHash, usedAt) {
-      await knex('first_party_refresh_tokens').where({ id_hash: idHash }).update({ used_at: usedAt, successor_hash: successorHash });
+    async rotate(idHash, successor, usedAt) {
+      // `used_at is null` is re-checked after waiting on a concurrent rotation's row lock
+      // (READ COMMITTED), so exactly one caller inserts the successor.
+      const { rows } = (await knex.raw(
+        `with spent as (
+           update first_party_refresh_tokens set used_at = ?, successor_hash = ?
+           where id_hash = ? and used_at is null
+           returning id_hash, family_id
+         )
+         insert into first_party_refresh_tokens (id_hash, family_id, parent_hash, expires_at)
+         select ?, family_id, id_hash, ? from spent
+         returning id_hash`,
+        [usedAt, successor.idHash, idHash, successor.idHash, successor.expiresAt],
+      )) as { rows: unknown[] };
+      return rows.length === 1;
     },
 
     async revokeFamily(familyId, reason, at) {

@@ -72,7 +72,7 @@ export function createSessions(deps: SessionsDeps) {
    * Within the grace window: the live token the presented one was rotated into, following
    * the chain if the successor was itself rotated meanwhile (a third tab).
    */
-  async function liveSuccessor(tx: RefreshTokensRepo, jti: string, record: RefreshTokenRecord, at: number) {
+  async function liveSuccessor(jti: string, record: RefreshTokenRecord, at: number) {
     let current = record;
     for (let hop = 0; hop < MAX_GRACE_HOPS; hop++) {
       if (!current.usedAt) {
@@ -81,7 +81,7 @@ export function createSessions(deps: SessionsDeps) {
       }
       // Try every secret: SECRETS may have rotated since the successor was made.
       const next = successorKeys.map((k) => successorJti(jti, k)).find((candidate) => sha256(candidate) === current.successorHash);
-      const found = next && (await tx.findToken(current.successorHash!));
+      const found = next && (await repo.findToken(current.successorHash!));
       if (!next || !found) throw new RefreshError('INVALID_REFRESH_TOKEN');
       jti = next;
       current = found.token;
@@ -89,8 +89,9 @@ export function createSessions(deps: SessionsDeps) {
     throw new RefreshError('INVALID_REFRESH_TOKEN');
   }
 
-  async function revoke(family: Family, reason: RevocationReason, at: number, tx: RefreshTokensRepo = repo) {
-    return tx.revokeFamily(family.id, reason, new Date(at));
+  async function revoke(family: Family, reason: RevocationReason, at: number) {
+    const ended = await repo.revokeFamily(family.id, reason, new Date(at));
+    if (ended) await deps.onRevoked(ended);
   }
 
   return {
@@ -106,18 +107,17 @@ export function createSessions(deps: SessionsDeps) {
       const absoluteExpiresAt = new Date(at + ttl.refreshAbsoluteSeconds * 1000);
       const expiresAt = new Date(Math.min(at + ttl.refreshIdleSeconds * 1000, absoluteExpiresAt.getTime()));
       const jti = randomToken(32);
-      const family = await repo.transaction(async (tx) => {
-        const created = await tx.insertFamily({
+      const family = await repo.createFamily(
+        {
           accountId: input.accountId,
           clientId: input.clientId,
           scope: input.scope,
           oidcSessionUid: input.oidcSessionUid ?? null,
           oidcGrantId: input.oidcGrantId ?? null,
           absoluteExpiresAt,
-        });
-        await tx.insertToken({ idHash: sha256(jti), familyId: created.id, parentHash: null, expiresAt });
-        return created;
-      });
+        },
+        { idHash: sha256(jti), expiresAt },
+      );
       return issue(family, jti, expiresAt, at, accessToken);
     },
 
@@ -128,39 +128,36 @@ export function createSessions(deps: SessionsDeps) {
     async refresh(token: string): Promise<IssuedSession & { replayed: boolean }> {
       const claims = await claimsOf(token);
       const at = now();
-      // Asked before the transaction: no other query may wait on a connection while it holds one.
-      const active = await deps.isAccountActive(claims.sub);
-      const outcome = await repo.transaction(async (tx) => {
-        // Parallel refreshes with one cookie queue here, on the token's row.
-        const found = await tx.lockToken(sha256(claims.jti));
-        if (!found || found.family.accountId !== claims.sub || found.family.clientId !== claims.clientId) {
-          throw new RefreshError('INVALID_REFRESH_TOKEN');
-        }
-        const { token: record, family } = found;
-        if (family.revokedAt) throw new RefreshError('SESSION_REVOKED');
-        if (record.expiresAt.getTime() <= at || family.absoluteExpiresAt.getTime() <= at) throw new RefreshError('SESSION_EXPIRED');
-        if (record.usedAt && at - record.usedAt.getTime() >= deps.graceSeconds * 1000) {
-          return { kind: 'revoked' as const, ended: await revoke(family, 'reuse', at, tx), code: 'REFRESH_TOKEN_REUSED' as const };
-        }
-        if (!active) {
-          return { kind: 'revoked' as const, ended: await revoke(family, 'account_disabled', at, tx), code: 'SESSION_REVOKED' as const };
-        }
-        if (record.usedAt) {
-          const live = await liveSuccessor(tx, claims.jti, record, at);
-          return { kind: 'issued' as const, family, ...live, replayed: true };
-        }
+      const idHash = sha256(claims.jti);
+      let found = await repo.findToken(idHash);
+      if (!found || found.family.accountId !== claims.sub || found.family.clientId !== claims.clientId) {
+        throw new RefreshError('INVALID_REFRESH_TOKEN');
+      }
+      const { family } = found;
+      if (family.revokedAt) throw new RefreshError('SESSION_REVOKED');
+      if (found.token.expiresAt.getTime() <= at || family.absoluteExpiresAt.getTime() <= at) throw new RefreshError('SESSION_EXPIRED');
+      if (!(await deps.isAccountActive(family.accountId))) {
+        await revoke(family, 'account_disabled', at);
+        throw new RefreshError('SESSION_REVOKED');
+      }
+
+      if (!found.token.usedAt) {
         const jti = successorJti(claims.jti);
         const expiresAt = new Date(Math.min(at + ttl.refreshIdleSeconds * 1000, family.absoluteExpiresAt.getTime()));
-        await tx.insertToken({ idHash: sha256(jti), familyId: family.id, parentHash: record.idHash, expiresAt });
-        await tx.markUsed(record.idHash, sha256(jti), new Date(at));
-        return { kind: 'issued' as const, family, jti, expiresAt, replayed: false };
-      });
-      if (outcome.kind === 'revoked') {
-        // Committed first: the revocation stands whatever happens to this request.
-        if (outcome.ended) await deps.onRevoked(outcome.ended);
-        throw new RefreshError(outcome.code);
+        if (await repo.rotate(idHash, { idHash: sha256(jti), expiresAt }, new Date(at))) {
+          return { ...(await issue(family, jti, expiresAt, at)), replayed: false };
+        }
+        // A concurrent refresh with the same token rotated it first: it is used now.
+        found = await repo.findToken(idHash);
+        if (!found?.token.usedAt) throw new RefreshError('INVALID_REFRESH_TOKEN');
       }
-      return { ...(await issue(outcome.family, outcome.jti, outcome.expiresAt, at)), replayed: outcome.replayed };
+
+      if (at - found.token.usedAt.getTime() >= deps.graceSeconds * 1000) {
+        await revoke(family, 'reuse', at);
+        throw new RefreshError('REFRESH_TOKEN_REUSED');
+      }
+      const live = await liveSuccessor(claims.jti, found.token, at);
+      return { ...(await issue(family, live.jti, live.expiresAt, at)), replayed: true };
     },
 
     /**
@@ -177,10 +174,9 @@ export function createSessions(deps: SessionsDeps) {
         throw err;
       }
       const found = await repo.findToken(sha256(claims.jti));
-      if (!found) return undefined;
-      const ended = await revoke(found.family, 'logout', now());
-      if (ended) await deps.onRevoked(ended);
-      return ended;
+      if (!found || found.family.revokedAt) return undefined;
+      await revoke(found.family, 'logout', now());
+      return found.family;
     },
   };
 }
