@@ -1,7 +1,6 @@
 import fastifyCors from '@fastify/cors';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ValidationError } from '../errors.ts';
-import { translate } from '../http/views.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ValidationError } from '../errors.ts';
 import type { ClientMetadata } from '../oidc/clients.repo.ts';
 import { sessionScope } from './code-flow.ts';
 import { firstPartyContext } from './context.ts';
@@ -75,16 +74,6 @@ export async function sessionRoutes(app: FastifyInstance, { sessions, cookies, l
     if (request.method !== 'POST') return;
     const origin = request.headers.origin;
     if (!origin || origin === 'null' || !(await allowedOrigins(request)).has(origin)) throw new OriginNotAllowedError();
-  });
-
-  // The app's error handler is set after the `pages` scope is registered (src/app.ts), so this
-  // scope would get Fastify's default body. Same JSON as the app's: `{ error: CODE, message }`.
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof AppError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...(err.fields ? { fields: err.fields } : {}) });
-    const status = err.statusCode ?? 500;
-    if (status < 500) return reply.code(status).send({ error: err.code ?? 'BAD_REQUEST', message: err.message });
-    request.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: 'INTERNAL_ERROR', message: translate('error.internal') });
   });
 
   // Nothing under /session may be stored by a cache: it is all per user, much of it tokens.
