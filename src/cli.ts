@@ -6,6 +6,7 @@ import { createProvider } from './oidc/provider.ts';
 import { registerClient } from './oidc/clients.service.ts';
 import { migrate } from './db/database.ts';
 import { AppError } from './errors.ts';
+import { eventsCommand, EventsUsageError } from './security/events.cli.ts';
 
 /**
  * `npx gatehouse <command>`: the admin CLI of CONTRACT.md. A command that creates something
@@ -23,7 +24,8 @@ const USAGE = `usage: gatehouse <command>
   client list | client show ID | client delete ID
   user create --email E --password P [--name N] [--username U] [--admin] [--verified]
   keys rotate
-  iat create`;
+  iat create
+  events [--user ID] [--type T] [--since ISO-8601]`;
 
 function out(value: unknown) {
   process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -141,6 +143,11 @@ async function run(argv: string[]) {
         break;
       // --- issue 3: case 'outbox' ---
       // --- issue 5: case 'events' ---
+      case 'events':
+        await eventsCommand(runtime, args).catch((err: Error) => {
+          throw err instanceof EventsUsageError ? new UsageError(err.message) : err;
+        });
+        break;
       case 'keys': {
         if (args[0] !== 'rotate') throw new UsageError('usage: gatehouse keys rotate');
         const { knex, box } = createServices(runtime);

@@ -1,0 +1,197 @@
+import type { Knex } from 'knex';
+import { createSecurityEventsRepo, type SecurityEvent } from './events.repo.ts';
+
+export type { SecurityEvent } from './events.repo.ts';
+
+/**
+ * The security event log (ASVS 5 V16.2, V16.3: log authentication events, lockouts, and
+ * security-relevant changes, with who, from where and when, and never secrets): each event is
+ * one structured log line and one row in Postgres, kept for `securityEvents.retentionDays` and
+ * read with `npx gatehouse events`.
+ */
+
+// Event types: stable strings, as `npx gatehouse events --type` takes them.
+export const LOGIN_SUCCEEDED = 'login.succeeded';
+export const LOGIN_FAILED = 'login.failed';
+export const ACCOUNT_LOCKED = 'account.locked';
+export const IP_LOCKED = 'ip.locked';
+export const CAPTCHA_FAILED = 'captcha.failed';
+export const REGISTERED = 'account.registered';
+export const EMAIL_VERIFIED = 'email.verified';
+export const PASSWORD_RESET_REQUESTED = 'password.reset_requested';
+export const PASSWORD_RESET = 'password.reset';
+export const PASSWORD_CHANGED = 'password.changed';
+export const ACCOUNT_DISABLED = 'account.disabled';
+export const REFRESH_TOKEN_REUSE = 'token.refresh_reuse';
+export const SESSIONS_REVOKED = 'sessions.revoked';
+
+export const SECURITY_EVENT_TYPES = [
+  LOGIN_SUCCEEDED,
+  LOGIN_FAILED,
+  ACCOUNT_LOCKED,
+  IP_LOCKED,
+  CAPTCHA_FAILED,
+  REGISTERED,
+  EMAIL_VERIFIED,
+  PASSWORD_RESET_REQUESTED,
+  PASSWORD_RESET,
+  PASSWORD_CHANGED,
+  ACCOUNT_DISABLED,
+  REFRESH_TOKEN_REUSE,
+  SESSIONS_REVOKED,
+] as const;
+
+export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
+
+export function isSecurityEventType(value: string): value is SecurityEventType {
+  return (SECURITY_EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/** Who and where: taken from the request by the route. */
+export interface SecurityEventContext {
+  /** The account concerned, when one is known (a UUID; anything else is stored as none). */
+  accountId?: string | null;
+  /** The client IP as Fastify resolved it (TRUST_PROXY decides whether X-Forwarded-For counts). */
+  ip?: string;
+  userAgent?: string;
+  /**
+   * Facts that help an investigation: a reason, a client id, a count. Sanitised: only short
+   * primitive values under plain keys survive, and no key that names a secret (password,
+   * token, cookie, code, secret, key...). Never put a secret here on purpose anyway.
+   */
+  details?: Record<string, unknown>;
+}
+
+/** What the log needs: pino's signature, so `app.log` and the worker's logger both fit. */
+export interface SecurityLog {
+  info(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ListEventsOptions {
+  accountId?: string;
+  type?: string;
+  since?: Date;
+  /** At most this many (default 100, at most 1,000). */
+  limit?: number;
+  /** The page after this event (newest first): pass the last event of the previous page. */
+  after?: Pick<SecurityEvent, 'id' | 'createdAt'>;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const KEY_RE = /^[a-zA-Z][a-zA-Z0-9_]{0,39}$/;
+// A key is refused when any of its words (camelCase or snake_case) names a secret or something
+// that carries one: `newPassword`, `refresh_token`, `authorizationCode`, `apiKey`, `setCookie`.
+const SECRET_WORDS = new Set([
+  'password', 'passwd', 'pwd', 'passphrase', 'pass', 'secret', 'secrets', 'token', 'tokens', 'cookie', 'cookies',
+  'authorization', 'bearer', 'captcha', 'otp', 'totp', 'pin', 'jwt', 'hash', 'credential', 'credentials', 'key',
+  'keys', 'verifier', 'assertion', 'code', 'session', 'signature', 'private', 'nonce',
+]);
+// A value that looks like a JWT is a token whatever its key says.
+const JWT_RE = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/;
+// Control characters (CR/LF forge log lines in text logs; NUL breaks tools).
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/g;
+const MAX_KEYS = 20;
+const MAX_STRING = 200;
+const MAX_ARRAY = 20;
+const MAX_USER_AGENT = 512;
+const MAX_IP = 64;
+
+function keyNamesSecret(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split('_');
+  return words.some((w) => SECRET_WORDS.has(w));
+}
+
+function clean(text: string, max: number): string {
+  const flat = text.replace(CONTROL_RE, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function sanitizeValue(value: unknown): unknown {
+  if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string') return JWT_RE.test(value) ? undefined : clean(value, MAX_STRING);
+  return undefined;
+}
+
+/**
+ * The details that may be stored and logged: plain keys that name no secret, with strings
+ * (cut at 200 characters), numbers, booleans, null, or short arrays of those. Nested objects,
+ * functions and anything else are dropped, so nothing reaches the log by accident.
+ */
+export function sanitizeDetails(details: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!details || typeof details !== 'object' || Array.isArray(details)) return out;
+  let kept = 0;
+  for (const [key, value] of Object.entries(details)) {
+    if (kept >= MAX_KEYS) break;
+    if (!KEY_RE.test(key) || keyNamesSecret(key)) continue;
+    const clean = Array.isArray(value)
+      ? value.slice(0, MAX_ARRAY).map(sanitizeValue).filter((v) => v !== undefined)
+      : sanitizeValue(value);
+    if (clean === undefined) continue;
+    out[key] = clean;
+    kept++;
+  }
+  return out;
+}
+
+/** The IP and user agent of a request (Fastify's or any object of that shape). */
+export function requestContext(request: { ip: string; headers: Record<string, string | string[] | undefined> }): { ip: string; userAgent?: string } {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua : undefined };
+}
+
+export interface SecurityEventsDeps {
+  knex: Knex;
+  log: SecurityLog;
+  /** The clock of the retention sweep (tests move it). */
+  now?: () => number;
+}
+
+/**
+ * Creates the security event log.
+ *
+ * `record` never throws: the log line is written first, and a database that fails only adds
+ * an error line, so a sign-in is not refused because its audit row could not be written. Await
+ * it (it resolves once the row is stored or the failure logged).
+ */
+export function createSecurityEvents({ knex, log, now = Date.now }: SecurityEventsDeps) {
+  const repo = createSecurityEventsRepo(knex);
+  return {
+    /** Logs and stores one event. */
+    async record(type: SecurityEventType, context: SecurityEventContext = {}): Promise<void> {
+      const accountId = typeof context.accountId === 'string' && UUID_RE.test(context.accountId) ? context.accountId.toLowerCase() : null;
+      const ip = typeof context.ip === 'string' && context.ip ? clean(context.ip, MAX_IP) : null;
+      const userAgent = typeof context.userAgent === 'string' && context.userAgent ? clean(context.userAgent, MAX_USER_AGENT) : null;
+      const details = sanitizeDetails(context.details);
+      log.info({ event: type, accountId, ip, details }, 'security event');
+      try {
+        await repo.insert({ type, accountId, ip, userAgent, details });
+      } catch (err) {
+        log.error({ err, event: type }, 'security event not stored');
+      }
+    },
+
+    /** Events newest first, filtered by account, type and time; one page of `limit`. */
+    async list({ accountId, type, since, limit = 100, after }: ListEventsOptions = {}): Promise<SecurityEvent[]> {
+      if (accountId !== undefined && !UUID_RE.test(accountId)) return [];
+      return repo.list({ accountId, type, since, before: after, limit: Math.min(Math.max(1, Math.floor(limit)), 1000) });
+    },
+
+    /**
+     * Deletes events older than `days` days (`securityEvents.retentionDays`); returns how many.
+     * Run it periodically, as the expired-payload sweep is.
+     */
+    async purgeOlderThan(days: number): Promise<number> {
+      if (!(days > 0)) throw new Error('purgeOlderThan needs a positive number of days');
+      return repo.deleteBefore(new Date(now() - days * 24 * 60 * 60 * 1000));
+    },
+  };
+}
+
+export type SecurityEvents = ReturnType<typeof createSecurityEvents>;
