@@ -130,11 +130,11 @@ export function sanitizeDetails(details: unknown): Record<string, unknown> {
   for (const [key, value] of Object.entries(details)) {
     if (kept >= MAX_KEYS) break;
     if (!KEY_RE.test(key) || keyNamesSecret(key)) continue;
-    const clean = Array.isArray(value)
+    const safe = Array.isArray(value)
       ? value.slice(0, MAX_ARRAY).map(sanitizeValue).filter((v) => v !== undefined)
       : sanitizeValue(value);
-    if (clean === undefined) continue;
-    out[key] = clean;
+    if (safe === undefined) continue;
+    out[key] = safe;
     kept++;
   }
   return out;

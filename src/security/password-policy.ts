@@ -31,8 +31,9 @@ export interface PasswordContext {
 // password that contains them would reject good passwords and protect nothing.
 const MIN_PERSONAL_WORD = 4;
 
-// Normalising megabytes costs CPU for an answer we already know: NFKC never turns more than
-// this many UTF-16 units into one code point in practice, so anything longer is too long.
+// Normalising megabytes costs CPU for an answer we already know. A code point is at most two
+// UTF-16 units and NFKC composes at most four code points into one (Greek "ᾂ"), so a string
+// longer than 8x the maximum in UTF-16 units is too long whatever it normalises to; 16x is margin.
 const RAW_LENGTH_FACTOR = 16;
 
 let commonPasswords: Set<string> | undefined;
