@@ -73,6 +73,14 @@ export const defaults = {
     processEveryMs: 5_000,
     /** Jobs one worker runs at once. */
     concurrency: 5,
+    /**
+     * Agenda's lock on a running job. It need not cover a whole send: the outbox's own lease
+     * decides who sends (a job whose lock lapsed is at most tried again, and loses the claim).
+     * Agenda checks it every half lifetime, with a timer that holds the process open that long.
+     */
+    lockLifetimeMs: 60_000,
+    /** On shutdown, how long a worker waits for running jobs before leaving them to the lease. */
+    drainMs: 10_000,
   },
   /**
    * First-party apps' cookies (issue 4; CONTRACT.md "First-party cookies"). The refresh grace

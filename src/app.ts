@@ -16,6 +16,8 @@ import { firstPartyRoutes } from './first-party/first-party.routes.ts';
 import { registerSecurityHeaders, hardenProviderResponses } from './security/headers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
 import { createServices, type Services } from './services.ts';
+import { openEmail } from './email/email.ts';
+import selfServicePages from './accounts/self-service/self-service.routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -108,6 +110,9 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     await pages.register(fastifyFormbody);
     await pages.register(interactionRoutes, { host, accounts });
     // --- issue 3: self-service pages (register, verify-email, forgot/reset password, account) ---
+    // The outbox and its job queue belong to the app: the jobs section below runs them too.
+    app.decorate('email', await openEmail({ config, database, box, log: app.log }));
+    await pages.register(selfServicePages, { config, knex, host, accounts, hasher: services.hasher, email: app.email });
     // --- issue 4: first-party sessions (/session/*, /login) ---
     await pages.register(firstPartyRoutes, {
       host,
@@ -117,6 +122,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     });
   });
   // --- issue 3: jobs (inline worker when WORKER=inline) ---
+  if (config.worker === 'inline') await app.email.work();
+  app.addHook('onClose', async () => app.email.close());
   await app.register(healthRoutes, {
     checks: {
       database: () => knex.raw('select 1'),

@@ -1,7 +1,9 @@
 import type { JWK } from 'jose';
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Knex } from 'knex';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Accounts } from '../accounts/accounts.service.ts';
 import { claimsFor } from '../accounts/accounts.service.ts';
+import { issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
 import type { Config } from '../config.ts';
 import { withSessionCallback } from '../first-party/client-metadata.ts';
 import type { ClientsRepo } from './clients.repo.ts';
@@ -17,6 +19,8 @@ export interface ProviderDeps {
   adapter: AdapterFactory;
   jwks: JWK[];
   render: Render;
+  /** Reads the account's revocation instant (issue 3: a password reset ends sessions and tokens). */
+  knex: Knex;
 }
 
 /** The provider's own routes. `end_session` moves to `/logout`: `/session/*` is first-party. */
@@ -43,8 +47,17 @@ function isRegistrationRequest(ctx: KoaContextWithOIDC | undefined) {
 }
 
 /** Builds the oidc-provider instance; no I/O happens here. */
-export function createProvider({ config, accounts, clients, adapter, jwks, render }: ProviderDeps): Provider {
+export function createProvider({ config, accounts, clients, adapter, jwks, render, knex }: ProviderDeps): Provider {
   const { ttl } = config;
+
+  // A session signed in before the account's sessions were revoked signs in again.
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('sessions_revoked', 'End-User authentication is required again', async (ctx) => {
+      const { accountId, loginTs } = ctx.oidc.session ?? {};
+      return Boolean(accountId && (await issuedBeforeRevocation(knex, accountId, [loginTs])));
+    }),
+  );
 
   // The Client model reads the clients table whatever stores the other models.
   const adapterFor = (name: string) =>
@@ -70,9 +83,13 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    async findAccount(_ctx, sub) {
+    async findAccount(_ctx, sub, token) {
       const account = await accounts.findById(sub);
       if (!account || account.disabled) return undefined;
+      // Tokens issued, or stemming from a sign-in, before a revocation are void (revocation.repo.ts).
+      if (token && (await issuedBeforeRevocation(knex, account.id, [token.iat, 'iiat' in token ? token.iiat : undefined, 'authTime' in token ? token.authTime : undefined]))) {
+        return undefined;
+      }
       return {
         accountId: account.id,
         claims: async (_use: string, scope: string) => claimsFor(account, new Set(scope.split(' '))) as { sub: string },
@@ -183,6 +200,7 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
       },
     },
     interactions: {
+      policy,
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     routes: OIDC_ROUTES,

@@ -1,0 +1,62 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ValidationError } from '../../errors.ts';
+import { translate } from '../../http/views.ts';
+import type { SelfServicePagesOptions } from '../self-service/self-service.routes.ts';
+import { field, page } from '../self-service/pages.ts';
+import { LinkError } from '../tokens/link.errors.ts';
+import { checkResetLink, requestPasswordReset, resetPassword } from './recovery.service.ts';
+
+/** `/forgot-password` (`email`) and `/reset-password?token=` (`new_password`). */
+export async function recoveryRoutes(app: FastifyInstance, { selfService, background }: SelfServicePagesOptions) {
+  const forgotForm = { title: translate('forgot.title'), intro: translate('forgot.intro'), action: '/forgot-password', submit: translate('forgot.submit') };
+
+  function linkProblem(reply: FastifyReply, err: LinkError) {
+    return page(
+      reply,
+      'notice',
+      { title: translate('reset.problem_title'), error: err.message, linkUrl: '/forgot-password', linkText: translate('reset.problem_link') },
+      400,
+    );
+  }
+
+  app.get('/forgot-password', async (_request, reply) => page(reply, 'email-form', forgotForm));
+
+  app.post<{ Body: Record<string, unknown> }>('/forgot-password', async (request, reply) => {
+    const login = field(request.body?.email).trim();
+    background.run('a password reset request', () => requestPasswordReset(selfService, { login }));
+    return reply.header('cache-control', 'no-store').redirect('/forgot-password/sent', 303);
+  });
+
+  app.get('/forgot-password/sent', async (_request, reply) => {
+    return page(reply, 'notice', { title: translate('forgot.sent_title'), body: translate('forgot.sent_body') });
+  });
+
+  // Opening the link only shows the form: mail scanners that fetch links spend nothing.
+  app.get<{ Querystring: { token?: unknown } }>('/reset-password', async (request, reply) => {
+    try {
+      await checkResetLink(selfService, request.query.token);
+    } catch (err) {
+      if (err instanceof LinkError) return linkProblem(reply, err);
+      throw err;
+    }
+    return page(reply, 'reset-password', { title: translate('reset.title'), token: request.query.token, fields: {} });
+  });
+
+  app.post<{ Body: Record<string, unknown> }>('/reset-password', async (request, reply) => {
+    const token = field(request.body?.token);
+    try {
+      await resetPassword(selfService, { token, newPassword: field(request.body?.new_password) });
+    } catch (err) {
+      if (err instanceof LinkError) return linkProblem(reply, err);
+      if (err instanceof ValidationError) {
+        return page(reply, 'reset-password', { title: translate('reset.title'), token, error: err.message, fields: err.fields ?? {} }, 400);
+      }
+      throw err;
+    }
+    return reply.header('cache-control', 'no-store').redirect('/reset-password/done', 303);
+  });
+
+  app.get('/reset-password/done', async (_request, reply) => {
+    return page(reply, 'notice', { title: translate('reset.done_title'), body: translate('reset.done_body'), linkUrl: '/login', linkText: translate('login.submit') });
+  });
+}

@@ -1,0 +1,66 @@
+import { ValidationError, ConflictError } from '../../errors.ts';
+import { normalizeEmail, normalizeUsername, validateNewAccount } from '../accounts.service.ts';
+import type { SelfService } from '../self-service/self-service.ts';
+
+export interface Registration {
+  name: string;
+  email: string;
+  password: string;
+  username?: string;
+  /** The OIDC interaction the person came from; confirming the address resumes it. */
+  interactionUid?: string;
+}
+
+/**
+ * Self-registration. A new address gets an unverified account and its confirmation message in
+ * one transaction. An address that already has an account gets the same answer, after the
+ * same password hashing, and its owner a notice instead of a second account: the form never
+ * tells whether an address is registered. A taken username is said: usernames are public.
+ */
+export async function register(s: SelfService, input: Registration): Promise<void> {
+  const fields = validateNewAccount(input, s.accounts.passwordPolicy);
+  if (Object.keys(fields).length) throw new ValidationError(fields);
+  const emailNormalized = normalizeEmail(input.email);
+  const username = input.username?.trim() || null;
+  const usernameNormalized = username ? normalizeUsername(username) : null;
+  // Outside the transaction: holding it open during argon2 would stall every other writer.
+  const passwordHash = await s.hasher.hash(input.password);
+  const { repo } = s.accounts;
+
+  const messageIds = await s.knex.transaction(async (trx) => {
+    const owner = await repo.findByLogin(emailNormalized, trx);
+    if (owner && normalizeEmail(owner.email) === emailNormalized) {
+      // At most one notice per interval: registering the address again and again floods no inbox.
+      if (owner.disabled || (await s.outbox.repo.recordedRecently(owner.id, ['account-exists'], s.config.email.perAddressIntervalSeconds))) return [];
+      const notice = await s.outbox.record({ accountId: owner.id, to: { address: owner.email, name: owner.name }, template: 'account-exists' }, trx);
+      return [notice.id];
+    }
+    if (usernameNormalized && (await repo.findByLogin(usernameNormalized, trx))) {
+      throw new ValidationError({ username: 'This username is taken. Please choose another one.' });
+    }
+    const account = await repo.insert(
+      {
+        email: input.email.trim(),
+        emailNormalized,
+        username,
+        usernameNormalized,
+        name: input.name.trim(),
+        passwordHash,
+        roles: [],
+        emailVerifiedAt: null,
+      },
+      trx,
+    );
+    // Only a registration of the same address or username a moment ago gets here.
+    if (!account) throw new ConflictError('ACCOUNT_EXISTS', 'This account was just created. Check your e-mail.');
+    const ttlSeconds = s.config.email.verifyTokenTtlSeconds;
+    const token = await s.tokens.issue(trx, { accountId: account.id, purpose: 'verify', ttlSeconds, interactionUid: input.interactionUid });
+    const message = await s.outbox.record(
+      { accountId: account.id, to: { address: account.email, name: account.name }, template: 'verify-email', token: { value: token, ttlSeconds } },
+      trx,
+    );
+    return [message.id];
+  });
+
+  await s.sendAfterCommit(messageIds);
+}

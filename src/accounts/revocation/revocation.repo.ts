@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+
+/**
+ * "Sign out everywhere" for an account: one instant, `accounts.sessions_revoked_at`, before
+ * which every OIDC session, grant and token of the account counts as void.
+ *
+ * Why an instant rather than deleting records: oidc-provider's storage (Redis or Postgres)
+ * finds grants and tokens by grant id only, never by account, so deleting them would mean
+ * scanning every stored grant. Instead `findAccount` (src/oidc/provider.ts) refuses a token
+ * issued before the instant (and one from a sign-in before it), and the login prompt asks a
+ * session from before it to sign in again. Work is one primary-key read per look-up, and the
+ * void records expire on their own TTLs.
+ *
+ * The instant is stored truncated to the second because oidc-provider's `iat` and `loginTs`
+ * are whole seconds: a sign-in in the same second as the revocation still counts as after it.
+ */
+export function createRevocationRepo(knex: Knex) {
+  return {
+    async revokeSessions(accountId: string, trx: Knex = knex): Promise<void> {
+      await trx('accounts').where({ id: accountId }).update({ sessions_revoked_at: trx.raw(`date_trunc('second', now())`) });
+    },
+
+    async revokedAt(accountId: string): Promise<Date | null> {
+      const row = (await knex('accounts').where({ id: accountId }).first('sessions_revoked_at')) as { sessions_revoked_at: Date | null } | undefined;
+      return row?.sessions_revoked_at ?? null;
+    },
+  };
+}
+
+/**
+ * True when any of the given instants (epoch seconds: a token's `iat`, `iiat`, `authTime`, or a
+ * session's `loginTs`) predates the account's last revocation.
+ */
+export async function issuedBeforeRevocation(knex: Knex, accountId: string, instants: (number | undefined)[]): Promise<boolean> {
+  const revokedAt = await createRevocationRepo(knex).revokedAt(accountId);
+  if (!revokedAt) return false;
+  const cutoff = revokedAt.getTime() / 1000;
+  return instants.some((t) => typeof t === 'number' && t < cutoff);
+}

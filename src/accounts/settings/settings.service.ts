@@ -1,0 +1,42 @@
+import { NotFoundError, ValidationError } from '../../errors.ts';
+import { validateNewAccount, type Account } from '../accounts.service.ts';
+import type { SelfService } from '../self-service/self-service.ts';
+
+async function accountOf(s: SelfService, accountId: string): Promise<Account> {
+  const account = await s.accounts.repo.findById(accountId);
+  if (!account || account.disabled) throw new NotFoundError('This account does not exist.');
+  return account;
+}
+
+export async function updateName(s: SelfService, accountId: string, name: unknown): Promise<void> {
+  // The registration rule for names, alone (the other fields are not being changed).
+  const problem = validateNewAccount({ email: '', password: '', name: name as string }).name;
+  if (problem || typeof name !== 'string') throw new ValidationError({ name: problem ?? 'Enter a name.' });
+  await accountOf(s, accountId);
+  await s.accounts.repo.update(accountId, { name: name.trim() });
+}
+
+/**
+ * Changes the password: the current one is required, the new one must pass the policy and
+ * differ from the recent ones. Sessions, grants and tokens issued before the change end
+ * (the first-party session making the change is not an OIDC session and stays).
+ */
+export async function changePassword(s: SelfService, accountId: string, { password, newPassword }: { password: unknown; newPassword: unknown }): Promise<void> {
+  const account = await accountOf(s, accountId);
+  if (typeof password !== 'string' || !(await s.hasher.verify(account.passwordHash, password))) {
+    throw new ValidationError({ password: 'This is not your current password.' });
+  }
+  const problem = await s.passwords.problemWith(account, newPassword);
+  if (problem) throw new ValidationError({ new_password: problem });
+  const hash = await s.passwords.hash(newPassword as string);
+  await s.knex.transaction(async (trx) => {
+    await s.passwords.replace(trx, account, hash);
+    await s.revocation.revokeSessions(account.id, trx);
+  });
+}
+
+/** Ends every OIDC session, grant and token of the account issued before now. */
+export async function signOutOtherSessions(s: SelfService, accountId: string): Promise<void> {
+  await accountOf(s, accountId);
+  await s.revocation.revokeSessions(accountId);
+}

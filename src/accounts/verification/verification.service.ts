@@ -1,0 +1,42 @@
+import { normalizeEmail } from '../accounts.service.ts';
+import type { SelfService } from '../self-service/self-service.ts';
+import { LinkError } from '../tokens/link.errors.ts';
+import { markEmailVerified } from './verification.repo.ts';
+
+export interface Verified {
+  accountId: string;
+  /** The OIDC interaction the registration came from, if any. */
+  interactionUid: string | null;
+}
+
+/** Opens a confirmation link: the address is confirmed and the link spent, or LinkError. */
+export async function verifyEmail(s: SelfService, token: unknown): Promise<Verified> {
+  return s.knex.transaction(async (trx) => {
+    const used = await s.tokens.consume(token, 'verify', trx);
+    if (typeof used === 'string') throw new LinkError(used);
+    await markEmailVerified(trx, used.accountId);
+    return { accountId: used.accountId, interactionUid: used.interactionUid };
+  });
+}
+
+/**
+ * Sends a new confirmation link to an unverified account found by e-mail address or username.
+ * Says nothing either way (an unknown, verified or disabled account gets no mail, silently), and
+ * sends at most one per account per interval.
+ */
+export async function resendVerification(s: SelfService, { login, interactionUid }: { login: string; interactionUid?: string }): Promise<void> {
+  if (!login || login.length > 320) return;
+  const account = await s.accounts.repo.findByLogin(normalizeEmail(login));
+  if (!account || account.disabled || account.emailVerifiedAt) return;
+  if (await s.outbox.repo.recordedRecently(account.id, ['verify-email'], s.config.email.perAddressIntervalSeconds)) return;
+  const ttlSeconds = s.config.email.verifyTokenTtlSeconds;
+  const messageId = await s.knex.transaction(async (trx) => {
+    const token = await s.tokens.issue(trx, { accountId: account.id, purpose: 'verify', ttlSeconds, interactionUid });
+    const message = await s.outbox.record(
+      { accountId: account.id, to: { address: account.email, name: account.name }, template: 'verify-email', token: { value: token, ttlSeconds } },
+      trx,
+    );
+    return message.id;
+  });
+  await s.sendAfterCommit([messageId]);
+}

@@ -1,0 +1,150 @@
+import { hostname } from 'node:os';
+import { PostgresBackend } from '@agendajs/postgres-backend';
+import { Agenda, type AgendaBackend, type Job } from 'agenda';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/database.ts';
+import type { Log, Outbox } from './outbox.service.ts';
+
+/** Sends one outbox message. Payload: `{ messageId }`, the outbox id and nothing else. */
+export const SEND_EMAIL = 'send-email';
+/** Runs on EMAIL_RESEND_CRON: sends what failed and is due, and what a dead worker left behind. */
+export const RESEND_FAILED_EMAIL = 'resend-failed-email';
+
+/** Agenda's table when JOBS_BACKEND=postgres, created by migrations/20261124000200_email.ts. */
+export const AGENDA_TABLE = 'agenda_jobs';
+
+export interface SendEmailData {
+  messageId: string;
+}
+
+export interface Jobs {
+  readonly agenda: Agenda;
+  /** Enqueue sending one outbox message (after the transaction that recorded it committed). */
+  enqueueEmail(messageId: string): Promise<void>;
+  /** Start working: run the jobs of this process (WORKER=inline, or `npm run worker`). */
+  work(outbox: Outbox): Promise<void>;
+  /** Stop working (waiting a little for running jobs) and close the job store connection. */
+  close(): Promise<void>;
+}
+
+interface Store {
+  backend: AgendaBackend;
+  /** LISTEN/NOTIFY wakes workers at once; without it (embedded, MongoDB) they poll. */
+  notifies: boolean;
+  close(): Promise<void>;
+}
+
+async function postgresStore(database: Database, log: Log): Promise<Store> {
+  // A pool of our own, small: the embedded database serves few connections, all multiplexed.
+  const pool = new pg.Pool({ connectionString: database.url, max: database.embedded ? 1 : 4, connectionTimeoutMillis: 5000 });
+  pool.on('error', (err) => log.warn({ err: err.message }, 'job store connection lost'));
+  await pool.query('select 1');
+  // PGlite's socket does not carry NOTIFY from one connection to another, so embedded workers
+  // find their jobs by polling (processEvery) alone.
+  const notifies = !database.embedded;
+  const backend = new PostgresBackend({ pool, tableName: AGENDA_TABLE, channelName: AGENDA_TABLE, ensureSchema: false, disableNotifications: !notifies });
+  return { backend, notifies, close: () => pool.end() };
+}
+
+async function mongoStore(url: string): Promise<Store> {
+  // Loaded only when chosen: the Postgres default never pulls in the MongoDB driver.
+  const { MongoBackend, MongoClient } = await import('@agendajs/mongo-backend');
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`jobs: cannot connect to MONGODB_URL (${(err as Error).message})`, { cause: err });
+  }
+  return { backend: new MongoBackend({ mongo: client.db() }), notifies: false, close: () => client.close() };
+}
+
+/**
+ * Agenda 6 on the configured job store (JOBS_BACKEND). Every process that records e-mail opens
+ * it to enqueue; a worker also `work`s. The store's connection is checked here, before Agenda
+ * connects on its own (a failure there would be an unhandled rejection, not an error to report).
+ */
+export async function openJobs({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<Jobs> {
+  const store = config.jobsBackend === 'mongodb' ? await mongoStore(config.mongodbUrl!) : await postgresStore(database, log);
+  const { email } = config;
+  const agenda = new Agenda({
+    backend: store.backend,
+    name: `gatehouse@${hostname()}:${process.pid}`,
+    processEvery: config.jobs.processEveryMs,
+    defaultConcurrency: config.jobs.concurrency,
+  });
+  agenda.on('error', (err: Error) => log.error({ err: err.message }, 'job store error'));
+  await agenda.ready;
+
+  // A process that only enqueues still announces its jobs, so that workers start them at once.
+  const channel = store.backend.notificationChannel;
+  let announcing = false;
+  if (store.notifies && channel) {
+    await channel.connect();
+    announcing = true;
+  }
+
+  let working = false;
+  let closed = false;
+  // Handlers running in this process, awaited on close. (Agenda's own drain() misses jobs that
+  // remove themselves on completion and always waits out its timeout.)
+  const running = new Set<Promise<unknown>>();
+  const tracked = async (work: Promise<unknown>) => {
+    running.add(work);
+    try {
+      await work;
+    } finally {
+      running.delete(work);
+    }
+  };
+  return {
+    agenda,
+
+    async enqueueEmail(messageId) {
+      await agenda.now<SendEmailData>(SEND_EMAIL, { messageId });
+    },
+
+    async work(outbox) {
+      agenda.define<SendEmailData>(
+        SEND_EMAIL,
+        async (job: Job<SendEmailData>) => {
+          await tracked(outbox.deliver(job.attrs.data.messageId));
+        },
+        { lockLifetime: config.jobs.lockLifetimeMs, removeOnComplete: true },
+      );
+      agenda.define(
+        RESEND_FAILED_EMAIL,
+        async (job: Job) => {
+          // Each message can take a whole SMTP conversation: renew the job's lock between them.
+          await tracked(outbox.deliverDue({ onEach: () => job.touch() }));
+        },
+        { lockLifetime: config.jobs.lockLifetimeMs, concurrency: 1 },
+      );
+      if (announcing && channel) {
+        // Agenda.start connects the channel itself.
+        await channel.disconnect();
+        announcing = false;
+      }
+      await agenda.start();
+      // A "single" job: however many workers call this, one schedule exists, run by one at a time.
+      await agenda.every(config.emailResendCron, RESEND_FAILED_EMAIL, undefined, { skipImmediate: true });
+      working = true;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (working) {
+        // Nothing new starts, and jobs locked here but not started are released to other workers.
+        await agenda.stop(false);
+        // Running sends finish, or past drainMs are left to their outbox lease.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.allSettled([...running]), new Promise((resolve) => (timer = setTimeout(resolve, config.jobs.drainMs)))]);
+        clearTimeout(timer);
+      } else if (announcing && channel) {
+        await channel.disconnect();
+      }
+      await store.close();
+    },
+  };
+}

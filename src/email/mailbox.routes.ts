@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import { translate } from '../http/views.ts';
+import type { OutboxRepo } from './outbox.repo.ts';
+
+/**
+ * The dev mailbox (CONTRACT.md): without SMTP_URL and outside production, "sending" an e-mail
+ * stores it in the outbox row, and these pages show what was sent, newest first.
+ */
+export async function mailboxRoutes(app: FastifyInstance, { outbox }: { outbox: OutboxRepo }) {
+  const messages = async () =>
+    (await outbox.mailbox()).map((m) => ({ id: m.id, to: m.toAddress, subject: m.subject, text: m.textBody, html: m.htmlBody, date: m.sentAt }));
+
+  app.get('/dev/mailbox.json', async (_request, reply) => {
+    const list = (await messages()).map(({ to, subject, text, html, date }) => ({ to, subject, text, html, date }));
+    return reply.header('cache-control', 'no-store').send(list);
+  });
+
+  app.get('/dev/mailbox', async (_request, reply) => {
+    return reply.header('cache-control', 'no-store').view('dev-mailbox', { title: translate('mailbox.title'), messages: await messages() });
+  });
+
+  // An e-mail's HTML part on its own, sandboxed: it is content, never part of our pages.
+  app.get<{ Params: { id: string } }>('/dev/mailbox/:id.html', async (request, reply) => {
+    const message = (await messages()).find((m) => m.id === request.params.id);
+    if (!message?.html) return reply.code(404).type('text/plain').send('not found');
+    return reply
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+      .type('text/html; charset=utf-8')
+      .send(message.html);
+  });
+}

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { createHandlebars, translate, VIEWS_DIR } from '../http/views.ts';
+
+/**
+ * The e-mails Gatehouse sends, from `views/emails/<name>.{html,text}.hbs` inside the layout of
+ * the same kind. Each has one link: `linkPath` carries the mailed token; the others point to a
+ * fixed page. Links are always built from ISSUER (see outbox.service.ts), never from a request.
+ */
+export const EMAIL_TEMPLATES = {
+  'verify-email': { subject: 'email.verify.subject', linkPath: '/verify-email' },
+  'reset-password': { subject: 'email.reset.subject', linkPath: '/reset-password' },
+  'account-exists': { subject: 'email.exists.subject', linkPath: '/forgot-password' },
+} as const;
+
+export type EmailTemplate = keyof typeof EMAIL_TEMPLATES;
+
+export function isEmailTemplate(name: string): name is EmailTemplate {
+  return Object.hasOwn(EMAIL_TEMPLATES, name);
+}
+
+export interface EmailModel {
+  name?: string;
+  link: string;
+  /** "24 hours", for a link that expires. */
+  expiresIn?: string;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+type Compiled = (context: Record<string, unknown>) => string;
+
+const hb = createHandlebars();
+const cache = new Map<string, Compiled>();
+
+function compiled(file: string, kind: 'html' | 'text'): Compiled {
+  let template = cache.get(file);
+  if (!template) {
+    // Plain text is never HTML-escaped: `&` in a name or a URL must stay `&`.
+    template = hb.compile(readFileSync(`${VIEWS_DIR}/emails/${file}`, 'utf8'), { noEscape: kind === 'text', strict: false });
+    cache.set(file, template);
+  }
+  return template;
+}
+
+/** "1 hour", "24 hours", "30 minutes": a link lifetime for people. */
+export function humanDuration(seconds: number): string {
+  const [n, unit] = seconds % 3600 === 0 ? [seconds / 3600, 'hour'] : [Math.max(1, Math.round(seconds / 60)), 'minute'];
+  return `${n} ${translate(`time.${unit}${n === 1 ? '' : 's'}`)}`;
+}
+
+export function renderEmail(name: EmailTemplate, model: EmailModel): RenderedEmail {
+  const subject = translate(EMAIL_TEMPLATES[name].subject);
+  const context = { ...model, subject };
+  const text = compiled('layout.text.hbs', 'text')({ ...context, body: compiled(`${name}.text.hbs`, 'text')(context).trim() });
+  const html = compiled('layout.html.hbs', 'html')({ ...context, body: compiled(`${name}.html.hbs`, 'html')(context) });
+  return { subject, text: `${text.trim()}\n`, html };
+}
