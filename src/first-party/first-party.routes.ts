@@ -24,7 +24,7 @@ const KEEP_ENDED_MS = 24 * 60 * 60 * 1000;
  */
 export async function firstPartyRoutes(app: FastifyInstance, { host, loginGuard = unguardedLogin }: FirstPartyOptions) {
   const { config, clients, accounts, knex } = app.gatehouse;
-  const { keys } = firstPartyContext(app);
+  const { keys, repo: firstParty } = firstPartyContext(app);
   const repo = createRefreshTokensRepo(knex);
   const builtinClientId = config.firstParty.builtinClientId;
 
@@ -57,6 +57,7 @@ export async function firstPartyRoutes(app: FastifyInstance, { host, loginGuard 
       const account = await accounts.findById(id);
       return Boolean(account && !account.disabled);
     },
+    isFirstPartyClient: (id) => firstParty.isFirstParty(id),
     onRevoked: endProviderSession,
   });
   const cookies = cookieOptions(config);

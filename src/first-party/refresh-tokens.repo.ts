@@ -22,7 +22,7 @@ export interface RefreshTokenRecord {
   expiresAt: Date;
 }
 
-export type RevocationReason = 'logout' | 'reuse' | 'account_disabled';
+export type RevocationReason = 'logout' | 'reuse' | 'account_disabled' | 'client_not_first_party';
 
 interface FamilyRow {
   id: string;

@@ -113,10 +113,7 @@ export async function sessionRoutes(app: FastifyInstance, { sessions, cookies, l
     try {
       const token = request.cookies[REFRESH_COOKIE];
       if (!token) throw new RefreshError('NO_REFRESH_TOKEN');
-      const session = await sessions.refresh(token);
-      // A client an admin has since made third-party gets no more tokens.
-      await firstPartyClient(app, session.family.clientId);
-      return await respond(reply, session);
+      return await respond(reply, await sessions.refresh(token));
     } catch (err) {
       // The app must sign in again: stale cookies would only make it try again.
       if (err instanceof RefreshError || err instanceof NotFirstPartyError) clearSessionCookies(reply, cookies);

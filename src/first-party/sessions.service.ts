@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { errors } from 'jose';
 import { randomToken, sha256 } from '../security/secret-box.ts';
-import { RefreshError } from './errors.ts';
+import { NotFirstPartyError, RefreshError } from './errors.ts';
 import type { KeyRing } from './keyring.ts';
 import type { Family, RefreshTokenRecord, RefreshTokensRepo, RevocationReason } from './refresh-tokens.repo.ts';
 import { mintAccessToken, mintRefreshToken, verifyRefreshToken, type MintedToken } from './tokens.ts';
@@ -17,6 +17,8 @@ export interface SessionsDeps {
   ttl: { accessTokenTtlSeconds: number; refreshIdleSeconds: number; refreshAbsoluteSeconds: number };
   /** False for an account that is gone or disabled: its sessions end at the next refresh. */
   isAccountActive(accountId: string): Promise<boolean>;
+  /** False for a client an admin has since made third-party (or deleted): its sessions end too. */
+  isFirstPartyClient(clientId: string): Promise<boolean>;
   /** Called once a family is revoked: ends what the sign-in left elsewhere (the provider's session). */
   onRevoked(family: Family): Promise<void>;
   now?: () => number;
@@ -122,8 +124,8 @@ export function createSessions(deps: SessionsDeps) {
     },
 
     /**
-     * Rotates a refresh token (RFC 9700 §4.14.2). Throws RefreshError; after reuse the family
-     * is revoked (and `onRevoked` called) before the error is thrown.
+     * Rotates a refresh token (RFC 9700 §4.14.2). Throws RefreshError (NotFirstPartyError for a
+     * demoted client); after reuse the family is revoked (and `onRevoked` called) first.
      */
     async refresh(token: string): Promise<IssuedSession & { replayed: boolean }> {
       const claims = await claimsOf(token);
@@ -139,6 +141,10 @@ export function createSessions(deps: SessionsDeps) {
       if (!(await deps.isAccountActive(family.accountId))) {
         await revoke(family, 'account_disabled', at);
         throw new RefreshError('SESSION_REVOKED');
+      }
+      if (!(await deps.isFirstPartyClient(family.clientId))) {
+        await revoke(family, 'client_not_first_party', at);
+        throw new NotFirstPartyError();
       }
 
       if (!found.token.usedAt) {
