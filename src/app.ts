@@ -15,6 +15,10 @@ import { healthRoutes } from './ops/health.routes.ts';
 import { firstPartyRoutes } from './first-party/first-party.routes.ts';
 import { registerSecurityHeaders, hardenProviderResponses } from './security/headers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
+import { createCaptchaVerifier, type CaptchaVerifier } from './security/captcha.ts';
+import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
+import { createLoginThrottle, type LoginThrottle } from './security/login-throttle.ts';
+import { createPasswordLogin, type PasswordLogin } from './security/password-login.ts';
 import { createServices, type Services } from './services.ts';
 import { openEmail } from './email/email.ts';
 import selfServicePages from './accounts/self-service/self-service.routes.ts';
@@ -80,7 +84,12 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     configure: (provider) => hardenProviderResponses(provider, { https: config.issuer.startsWith('https:') }),
   });
 
-  app.decorate('gatehouse', { ...services, config, host, redis });
+  // Issue 5: captcha, brute-force throttle and security events, shared by every login route.
+  const captcha = createCaptchaVerifier({ ...config.captcha, redis, prefix: config.redisPrefix });
+  const throttle = createLoginThrottle({ redis, prefix: config.redisPrefix, config: config.throttle });
+  const events = createSecurityEvents({ knex, log: app.log });
+  const passwordLogin = createPasswordLogin({ throttle, captcha, events });
+  app.decorate('gatehouse', { ...services, config, host, redis, security: { captcha, throttle, events, passwordLogin } });
 
   // Set before any plugin is registered: child contexts take the handlers they see then.
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 404, 'NOT_FOUND', translate('error.not_found')));
@@ -101,14 +110,14 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
 
   await app.register(fastifyCookie, { secret: config.secrets });
   // Issue 5: before any route, so that every route gets the headers and its rate limit.
-  await registerSecurityHeaders(app, { https: config.issuer.startsWith('https:'), captcha: config.captcha.provider });
+  await registerSecurityHeaders(app, { https: config.issuer.startsWith('https:'), captcha: captcha.widget?.csp });
   await registerRateLimits(app, { redis, prefix: config.redisPrefix });
   await app.register(oidcRoutes, { host });
   await app.register(async (pages) => {
     // Pages take form posts (and JSON for /session/*); any other body type is a 415.
     pages.removeContentTypeParser('text/plain');
     await pages.register(fastifyFormbody);
-    await pages.register(interactionRoutes, { host, accounts });
+    await pages.register(interactionRoutes, { host, accounts, passwordLogin, captcha, throttle });
     // --- issue 3: self-service pages (register, verify-email, forgot/reset password, account) ---
     // The outbox and its job queue belong to the app: the jobs section below runs them too.
     app.decorate('email', await openEmail({ config, database, box, log: app.log }));
@@ -118,7 +127,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
       host,
       // issue 5: captcha and brute-force throttling of POST /session/login plug in here, as a
       // LoginGuard (src/first-party/login-guard.ts) wrapped around the password check.
-      loginGuard: undefined,
+      loginGuard: (request, attempt, authenticate) =>
+        passwordLogin(request, { login: attempt.login, captchaToken: attempt.captcha, alwaysCaptcha: true, clientId: attempt.clientId }, authenticate),
     });
   });
   // --- issue 3: jobs (inline worker when WORKER=inline) ---
@@ -136,6 +146,13 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     sweep.unref();
     app.addHook('onClose', async () => clearInterval(sweep));
   }
+  // Security events are kept for config.securityEvents.retentionDays (issue 5).
+  const purge = setInterval(
+    () => events.purgeOlderThan(config.securityEvents.retentionDays).catch((err) => app.log.warn({ err }, 'security event purge failed')),
+    60 * 60 * 1000,
+  );
+  purge.unref();
+  app.addHook('onClose', async () => clearInterval(purge));
   app.addHook('onClose', async () => host.close());
 
 
@@ -144,6 +161,11 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
 
 declare module 'fastify' {
   interface FastifyInstance {
-    gatehouse: Services & { config: Config; host: Awaited<ReturnType<typeof createOidcHost>>; redis?: Redis };
+    gatehouse: Services & {
+      config: Config;
+      host: Awaited<ReturnType<typeof createOidcHost>>;
+      redis?: Redis;
+      security: { captcha: CaptchaVerifier; throttle: LoginThrottle; events: SecurityEvents; passwordLogin: PasswordLogin };
+    };
   }
 }

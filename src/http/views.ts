@@ -35,6 +35,7 @@ export async function registerViews(app: FastifyInstance, { production }: { prod
         alert: 'partials/alert.hbs',
         field: 'partials/field.hbs',
         hidden: 'partials/hidden.hbs',
+        captcha: 'partials/captcha.hbs',
       },
     },
   });

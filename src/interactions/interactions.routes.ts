@@ -4,6 +4,9 @@ import type { Accounts } from '../accounts/accounts.service.ts';
 import { AppError } from '../errors.ts';
 import { translate } from '../http/views.ts';
 import type { OidcHost } from '../oidc/host.ts';
+import type { CaptchaVerifier } from '../security/captcha.ts';
+import type { LoginThrottle } from '../security/login-throttle.ts';
+import type { PasswordLogin } from '../security/password-login.ts';
 
 interface Params {
   uid: string;
@@ -16,7 +19,17 @@ type LoginBody = { login?: unknown; password?: unknown };
  * oidc-provider sets for exactly this path binds the form to the browser that started the
  * flow, which is what makes these forms safe from login CSRF.
  */
-export async function interactionRoutes(app: FastifyInstance, { host, accounts }: { host: OidcHost; accounts: Accounts }) {
+export async function interactionRoutes(
+  app: FastifyInstance,
+  { host, accounts, passwordLogin, captcha, throttle }: { host: OidcHost; accounts: Accounts; passwordLogin: PasswordLogin; captcha: CaptchaVerifier; throttle: LoginThrottle },
+) {
+  /** The widget to show when the next attempt for this login will need a captcha. */
+  async function captchaFor(login: unknown, ip: string) {
+    if (!captcha.enabled || typeof login !== 'string' || !login) return undefined;
+    const state = await throttle.peek(login, ip);
+    return state.captchaRequired ? { siteKey: captcha.siteKey, scriptUrl: captcha.widget!.scriptUrl, className: captcha.widget!.className } : undefined;
+  }
+
   async function details(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
     try {
       const found = await host.provider.interactionDetails(request.raw, reply.raw);
@@ -72,8 +85,13 @@ export async function interactionRoutes(app: FastifyInstance, { host, accounts }
     const interaction = await details(request, reply);
     if (interaction.prompt.name !== 'login') throw new AppError('INTERACTION_STATE', 400, translate('error.interaction_expired'));
     const { login, password } = request.body ?? {};
+    const loginText = typeof login === 'string' ? login : '';
     try {
-      const account = await accounts.authenticate(String(login ?? ''), String(password ?? ''));
+      const account = await passwordLogin(
+        request,
+        { login: loginText, captchaToken: captcha.tokenFrom(request.body), clientId: String(interaction.params.client_id) },
+        () => accounts.authenticate(loginText, typeof password === 'string' ? password : ''),
+      );
       return await finish(request, reply, { login: { accountId: account.id, amr: ['pwd'] } });
     } catch (err) {
       if (!(err instanceof AppError) || err.statusCode >= 500) throw err;
@@ -82,7 +100,8 @@ export async function interactionRoutes(app: FastifyInstance, { host, accounts }
       return renderLogin(reply, interaction.uid, client?.clientName ?? client?.clientId, {
         error: err.message,
         code: err.code,
-        login: typeof login === 'string' ? login : undefined,
+        login: loginText || undefined,
+        captcha: await captchaFor(loginText, request.ip),
       });
     }
   });

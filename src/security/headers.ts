@@ -2,13 +2,13 @@ import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 
-/** Origins a captcha widget loads its script and frames from (CSP allow-list). */
-export const CAPTCHA_ORIGINS: Record<string, string[]> = {
-  none: [],
-  recaptcha: ['https://www.google.com', 'https://www.gstatic.com', 'https://www.recaptcha.net'],
-  hcaptcha: ['https://hcaptcha.com', 'https://*.hcaptcha.com'],
-  turnstile: ['https://challenges.cloudflare.com'],
-};
+/** What a captcha widget needs the CSP to allow (src/security/captcha.ts, per provider). */
+export interface CaptchaCsp {
+  scriptSrc: string[];
+  frameSrc: string[];
+  styleSrc: string[];
+  connectSrc: string[];
+}
 
 /**
  * Browser hardening for the pages Fastify renders (ASVS V3.4): a strict CSP with no inline
@@ -18,20 +18,19 @@ export const CAPTCHA_ORIGINS: Record<string, string[]> = {
  * `form-action` is left out on purpose: Chrome applies it to the redirects that follow a form
  * post, and the end of a sign-in is a redirect to the client's own origin.
  */
-export async function registerSecurityHeaders(app: FastifyInstance, { https, captcha }: { https: boolean; captcha: string }) {
-  const thirdParty = CAPTCHA_ORIGINS[captcha] ?? [];
+export async function registerSecurityHeaders(app: FastifyInstance, { https, captcha }: { https: boolean; captcha?: CaptchaCsp }) {
   await app.register(helmet, {
     global: true,
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
         defaultSrc: ["'self'"],
-        scriptSrc: ["'self'", ...thirdParty],
-        styleSrc: ["'self'"],
+        scriptSrc: ["'self'", ...(captcha?.scriptSrc ?? [])],
+        styleSrc: ["'self'", ...(captcha?.styleSrc ?? [])],
         imgSrc: ["'self'", 'data:'],
         fontSrc: ["'self'"],
-        connectSrc: ["'self'", ...thirdParty],
-        frameSrc: thirdParty.length ? thirdParty : ["'none'"],
+        connectSrc: ["'self'", ...(captcha?.connectSrc ?? [])],
+        frameSrc: captcha?.frameSrc.length ? captcha.frameSrc : ["'none'"],
         frameAncestors: ["'none'"],
         objectSrc: ["'none'"],
         baseUri: ["'none'"],
