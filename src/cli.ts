@@ -6,6 +6,7 @@ import { createProvider } from './oidc/provider.ts';
 import { registerClient } from './oidc/clients.service.ts';
 import { migrate } from './db/database.ts';
 import { AppError } from './errors.ts';
+import { outboxCommand, OutboxUsageError } from './email/outbox.cli.ts';
 import { eventsCommand, EventsUsageError } from './security/events.cli.ts';
 
 /**
@@ -142,6 +143,11 @@ async function run(argv: string[]) {
         await userCommand(runtime, args);
         break;
       // --- issue 3: case 'outbox' ---
+      case 'outbox':
+        await outboxCommand(runtime, args).catch((err: Error) => {
+          throw err instanceof OutboxUsageError ? new UsageError(err.message) : err;
+        });
+        break;
       // --- issue 5: case 'events' ---
       case 'events':
         await eventsCommand(runtime, args).catch((err: Error) => {

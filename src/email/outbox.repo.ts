@@ -204,8 +204,9 @@ export function createOutboxRepo(knex: Knex) {
       return rows[0] ? toMessage(rows[0]) : undefined;
     },
 
-    async list({ status, limit = 1000 }: { status?: OutboxStatus; limit?: number } = {}): Promise<OutboxMessage[]> {
-      const q = knex('email_outbox').orderBy('created_at', 'desc').orderBy('id').limit(limit);
+    /** Newest first. */
+    async list({ status, limit = 1000, offset = 0 }: { status?: OutboxStatus; limit?: number; offset?: number } = {}): Promise<OutboxMessage[]> {
+      const q = knex('email_outbox').orderBy('created_at', 'desc').orderBy('id').limit(limit).offset(offset);
       if (status) q.where({ status });
       return ((await q) as OutboxRow[]).map(toMessage);
     },

@@ -11,8 +11,10 @@ import type { Knex } from 'knex';
  * session from before it to sign in again. Work is one primary-key read per look-up, and the
  * void records expire on their own TTLs.
  *
- * The instant is stored truncated to the second because oidc-provider's `iat` and `loginTs`
- * are whole seconds: a sign-in in the same second as the revocation still counts as after it.
+ * oidc-provider's `iat` and `loginTs` are whole seconds, so the instant is stored truncated to
+ * its second, and everything stamped with that second counts as before it: a token issued a
+ * moment before the reset never survives it. The price is that a sign-in within that same
+ * second is asked for again, which no person typing a new password can run into.
  */
 export function createRevocationRepo(knex: Knex) {
   return {
@@ -29,11 +31,11 @@ export function createRevocationRepo(knex: Knex) {
 
 /**
  * True when any of the given instants (epoch seconds: a token's `iat`, `iiat`, `authTime`, or a
- * session's `loginTs`) predates the account's last revocation.
+ * session's `loginTs`) is not after the second of the account's last revocation.
  */
 export async function issuedBeforeRevocation(knex: Knex, accountId: string, instants: (number | undefined)[]): Promise<boolean> {
   const revokedAt = await createRevocationRepo(knex).revokedAt(accountId);
   if (!revokedAt) return false;
-  const cutoff = revokedAt.getTime() / 1000;
-  return instants.some((t) => typeof t === 'number' && t < cutoff);
+  const second = revokedAt.getTime() / 1000;
+  return instants.some((t) => typeof t === 'number' && t <= second);
 }
