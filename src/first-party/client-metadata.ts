@@ -1,5 +1,9 @@
 import type { ClientMetadata } from '../oidc/clients.repo.ts';
-import { CALLBACK_PATH } from './cookies.ts';
+
+// Imported by the provider's configuration: this module stays a leaf (no Fastify, no views).
+
+export const SESSION_PREFIX = '/session';
+export const CALLBACK_PATH = `${SESSION_PREFIX}/callback`;
 
 /** Where `/session/start`'s code flow against Gatehouse itself comes back to. */
 export function sessionCallbackUri(issuer: string): string {
@@ -25,3 +29,4 @@ export function withSessionCallback(metadata: ClientMetadata | undefined, issuer
 export function registeredRedirectUris(metadata: ClientMetadata): string[] {
   return Array.isArray(metadata.redirect_uris) ? metadata.redirect_uris.filter((u): u is string => typeof u === 'string') : [];
 }
+

@@ -1,6 +1,7 @@
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyReply } from 'fastify';
 import type { Config } from '../config.ts';
+import { CALLBACK_PATH, SESSION_PREFIX } from './client-metadata.ts';
 import { ACCESS_COOKIE } from './resource-server.ts';
 import type { IssuedSession } from './sessions.service.ts';
 
@@ -9,8 +10,6 @@ export const REFRESH_COOKIE = 'gatehouse_rt';
 /** One per sign-in under way, named by its `state`, so two tabs signing in do not collide. */
 export const FLOW_COOKIE_PREFIX = 'gatehouse_flow_';
 
-export const SESSION_PREFIX = '/session';
-export const CALLBACK_PATH = `${SESSION_PREFIX}/callback`;
 
 /**
  * The attributes CONTRACT.md fixes for first-party cookies. HttpOnly keeps tokens from page

@@ -3,12 +3,12 @@ import { AppError } from '../errors.ts';
 import { translate } from '../http/views.ts';
 import { randomToken } from '../security/secret-box.ts';
 import { registeredRedirectUris } from './client-metadata.ts';
+import { firstPartyClient } from './first-party-client.ts';
 import { authorizationUrl, EXCHANGE_AUTH_METHODS, exchangeCode, sessionScope, type TokenResponse } from './code-flow.ts';
 import { firstPartyContext } from './context.ts';
 import { FLOW_COOKIE_PREFIX, setSessionCookies, type CookieOptions } from './cookies.ts';
 import { LoginFlowError, ReturnToError, UnsupportedClientError } from './errors.ts';
 import { verifyAccessToken } from './resource-server.ts';
-import { firstPartyClient } from './session.routes.ts';
 import type { Sessions } from './sessions.service.ts';
 
 interface Flow {
@@ -62,7 +62,7 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
   }
 
   app.get<{ Querystring: { client_id?: unknown; return_to?: unknown } }>('/start', { errorHandler: errorPage }, async (request, reply) => {
-    const client = await firstPartyClient(app, request.query.client_id);
+    const client = await firstPartyClient(app.gatehouse.clients, request.query.client_id);
     const returnTo = request.query.return_to;
     if (typeof returnTo !== 'string' || !registeredRedirectUris(client).includes(returnTo)) throw new ReturnToError();
     const grantTypes = Array.isArray(client.grant_types) ? client.grant_types : ['authorization_code'];
@@ -82,7 +82,7 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
     reply.clearCookie(`${FLOW_COOKIE_PREFIX}${state as string}`, cookies.flow);
     // `error`: the person cancelled, or the provider refused. `iss`: RFC 9207, the answer is ours.
     if (error !== undefined || iss !== issuer || typeof code !== 'string') throw new LoginFlowError('LOGIN_FAILED', flow.returnTo);
-    const client = await firstPartyClient(app, flow.clientId);
+    const client = await firstPartyClient(app.gatehouse.clients, flow.clientId);
 
     // The provider's session and grant behind this code: signing out of the app ends them too.
     const issued = await host.provider.AuthorizationCode.find(code);

@@ -1,10 +1,10 @@
 import fastifyCors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError } from '../errors.ts';
-import type { ClientMetadata } from '../oidc/clients.repo.ts';
 import { sessionScope } from './code-flow.ts';
 import { firstPartyContext } from './context.ts';
 import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies, type CookieOptions } from './cookies.ts';
+import { firstPartyClient } from './first-party-client.ts';
 import { NotFirstPartyError, OriginNotAllowedError, RefreshError, UnauthenticatedError } from './errors.ts';
 import type { LoginGuard } from './login-guard.ts';
 import { sessionOrigins } from './origins.ts';
@@ -23,13 +23,6 @@ type LoginBody = { client_id?: unknown; login?: unknown; password?: unknown; cap
 /** The JSON body of GET /session, and of a successful login or refresh. */
 function sessionBody(user: SessionUser, clientId: string, expiresAt: number) {
   return { ...user, client_id: clientId, expires_at: expiresAt };
-}
-
-/** The client, if it is first-party; every `/session` endpoint refuses any other. */
-export async function firstPartyClient(app: FastifyInstance, clientId: unknown): Promise<ClientMetadata> {
-  const client = typeof clientId === 'string' && clientId ? await app.gatehouse.clients.find(clientId) : undefined;
-  if (!client || client.first_party !== true) throw new NotFirstPartyError();
-  return client;
 }
 
 /**
@@ -102,7 +95,7 @@ export async function sessionRoutes(app: FastifyInstance, { sessions, cookies, l
     if (typeof password !== 'string' || !password) fields.password = 'required';
     if (captcha !== undefined && captcha !== null && typeof captcha !== 'string') fields.captcha = 'must be a string';
     if (Object.keys(fields).length) throw new ValidationError(fields);
-    const client = await firstPartyClient(app, clientId);
+    const client = await firstPartyClient(app.gatehouse.clients, clientId);
     const attempt = { clientId: client.client_id, login: login as string, ...(typeof captcha === 'string' ? { captcha } : {}) };
     // issue 5: captcha and brute-force throttling run here, around the password check.
     const account = await loginGuard(request, attempt, () => accounts.authenticate(login as string, password as string));
