@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
 import type { OidcHost } from '../oidc/host.ts';
 import { ensureBuiltinClient } from './builtin-client.ts';
 import { firstPartyContext } from './context.ts';
@@ -54,9 +55,10 @@ export async function firstPartyRoutes(app: FastifyInstance, { host, loginGuard 
     secrets: config.secrets,
     graceSeconds: config.sessionRefreshGraceSeconds,
     ttl: config.firstParty,
-    isAccountActive: async (id) => {
+    accountState: async (id, signedInAt) => {
       const account = await accounts.findById(id);
-      return Boolean(account && !account.disabled);
+      if (!account || account.disabled) return 'disabled';
+      return (await issuedBeforeRevocation(knex, id, [Math.floor(signedInAt.getTime() / 1000)])) ? 'sessions_revoked' : 'active';
     },
     isFirstPartyClient: (id) => firstParty.isFirstParty(id),
     onRevoked: endProviderSession,

@@ -8,6 +8,8 @@ export interface Family {
   scope: string;
   oidcSessionUid: string | null;
   oidcGrantId: string | null;
+  /** When the person signed in: a revocation of the account's sessions after it ends the family. */
+  createdAt: Date;
   absoluteExpiresAt: Date;
   revokedAt: Date | null;
   revokedReason: string | null;
@@ -22,7 +24,7 @@ export interface RefreshTokenRecord {
   expiresAt: Date;
 }
 
-export type RevocationReason = 'logout' | 'reuse' | 'account_disabled' | 'client_not_first_party';
+export type RevocationReason = 'logout' | 'reuse' | 'account_disabled' | 'sessions_revoked' | 'client_not_first_party';
 
 interface FamilyRow {
   id: string;
@@ -31,6 +33,7 @@ interface FamilyRow {
   scope: string;
   oidc_session_uid: string | null;
   oidc_grant_id: string | null;
+  created_at: Date;
   absolute_expires_at: Date;
   revoked_at: Date | null;
   revoked_reason: string | null;
@@ -53,6 +56,7 @@ function toFamily(r: FamilyRow): Family {
     scope: r.scope,
     oidcSessionUid: r.oidc_session_uid,
     oidcGrantId: r.oidc_grant_id,
+    createdAt: r.created_at,
     absoluteExpiresAt: r.absolute_expires_at,
     revokedAt: r.revoked_at,
     revokedReason: r.revoked_reason,

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Account } from '../accounts/accounts.service.ts';
+import { issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
 import { firstPartyContext } from './context.ts';
 import { ACCESS_COOKIE, AccessTokenError, verifyAccessToken, type AccessTokenClaims } from './resource-server.ts';
 
@@ -37,13 +38,16 @@ export async function getSessionToken(request: FastifyRequest): Promise<AccessTo
 /**
  * The signed-in user and the verified access token of the request, or undefined. Access
  * tokens are stateless (RFC 9068): one stays valid until it expires, minutes after it was
- * issued; the account is read on every call, so a disabled account is refused at once.
+ * issued, unless the account is disabled or its sessions revoked, which are read on every call.
  */
 export async function getSession(request: FastifyRequest): Promise<{ user: SessionUser; token: AccessTokenClaims } | undefined> {
   const token = await getSessionToken(request);
   if (!token) return undefined;
-  const account = await request.server.gatehouse.accounts.findById(token.sub);
+  const { accounts, knex } = request.server.gatehouse;
+  const account = await accounts.findById(token.sub);
   if (!account || account.disabled) return undefined;
+  // Issue 3's "sign out everywhere" (a password reset): tokens issued before it are void.
+  if (await issuedBeforeRevocation(knex, account.id, [token.iat])) return undefined;
   return { user: sessionUserOf(account), token };
 }
 

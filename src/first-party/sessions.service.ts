@@ -15,8 +15,11 @@ export interface SessionsDeps {
   /** SESSION_REFRESH_GRACE_SECONDS. */
   graceSeconds: number;
   ttl: { accessTokenTtlSeconds: number; refreshIdleSeconds: number; refreshAbsoluteSeconds: number };
-  /** False for an account that is gone or disabled: its sessions end at the next refresh. */
-  isAccountActive(accountId: string): Promise<boolean>;
+  /**
+   * Whether the account may go on with a sign-in made at `signedInAt`: not when it is gone or
+   * disabled, nor when its sessions were revoked since (a password reset signs out everywhere).
+   */
+  accountState(accountId: string, signedInAt: Date): Promise<'active' | 'disabled' | 'sessions_revoked'>;
   /** False for a client an admin has since made third-party (or deleted): its sessions end too. */
   isFirstPartyClient(clientId: string): Promise<boolean>;
   /** Called once a family is revoked: ends what the sign-in left elsewhere (the provider's session). */
@@ -138,8 +141,9 @@ export function createSessions(deps: SessionsDeps) {
       const { family } = found;
       if (family.revokedAt) throw new RefreshError('SESSION_REVOKED');
       if (found.token.expiresAt.getTime() <= at || family.absoluteExpiresAt.getTime() <= at) throw new RefreshError('SESSION_EXPIRED');
-      if (!(await deps.isAccountActive(family.accountId))) {
-        await revoke(family, 'account_disabled', at);
+      const state = await deps.accountState(family.accountId, family.createdAt);
+      if (state !== 'active') {
+        await revoke(family, state === 'disabled' ? 'account_disabled' : 'sessions_revoked', at);
         throw new RefreshError('SESSION_REVOKED');
       }
       if (!(await deps.isFirstPartyClient(family.clientId))) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { createRevocationRepo } from '../../src/accounts/revocation/revocation.repo.ts';
 import { firstPartyContext } from '../../src/first-party/context.ts';
 import { AccessTokenError, createAccessTokenVerifier } from '../../src/first-party/resource-server.ts';
 import { mintAccessToken } from '../../src/first-party/tokens.ts';
@@ -172,6 +173,18 @@ describe(`POST /session/refresh and /session/logout (${STORAGE})`, () => {
     assert.deepEqual(Object.keys(q).sort(), Object.keys(p).sort());
     for (const claim of ['iss', 'sub', 'aud', 'client_id', 'scope']) assert.deepEqual(q[claim], p[claim], claim);
     assert.equal(q.exp! - q.iat!, p.exp! - p.iat!);
+  });
+
+  test('signing out everywhere (a password reset) ends first-party sessions too', async () => {
+    const victim = await createUser(server);
+    const { at, rt } = await session(server, client, victim);
+    assert.equal((await call(server, '/session', { cookies: { gatehouse_at: at } })).status, 200);
+    await createRevocationRepo(server.app.gatehouse.knex).revokeSessions(victim.id);
+
+    assert.equal((await call(server, '/session', { cookies: { gatehouse_at: at } })).status, 401, 'the access cookie is void at once');
+    const res = await refresh(server, rt);
+    assert.deepEqual([res.status, res.body!.error], [401, 'SESSION_REVOKED']);
+    assert.equal((await familyOf(server, rt)).family.revoked_reason, 'sessions_revoked');
   });
 
   test('a disabled account cannot refresh: the family is revoked', async () => {
