@@ -39,7 +39,7 @@ function signedIn(user) {
   // Refresh a minute before the access cookie expires (or halfway, for short lifetimes).
   const left = user.expires_at - Date.now() / 1000;
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(refresh, Math.max(1, Math.min(left - 60, left / 2)) * 1000);
+  refreshTimer = setTimeout(refresh, Math.max(1, left > 120 ? left - 60 : left / 2) * 1000);
 }
 
 async function refresh() {
