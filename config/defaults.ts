@@ -21,8 +21,8 @@ export const defaults = {
   keyPollSeconds: 30,
   /** OWASP Password Storage Cheat Sheet: argon2id m=19 MiB, t=2, p=1. */
   argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
-  /** Embedded Postgres: connections the in-process socket server multiplexes. */
-  embeddedMaxConnections: 8,
+  /** Embedded Postgres: the knex pool size (the one backend serves connections in turn). */
+  embeddedMaxConnections: 4,
   /**
    * oidc-provider refuses outbound requests (back-channel logout, client JWKS, sector
    * identifiers) to loopback and private addresses, against SSRF. Tests that run a relying

@@ -32,13 +32,14 @@ export async function openDatabase(
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {
-    embedded = await openEmbedded(config.dataDir, { attach, maxConnections: config.embeddedMaxConnections });
+    embedded = await openEmbedded(config.dataDir, { attach });
     url = embedded.url;
   }
   const knex = knexFactory({
     client: 'pg',
     connection: { connectionString: url, connectionTimeoutMillis: 5000 },
-    pool: { min: 0, max: embedded ? Math.min(poolMax, config.embeddedMaxConnections - 2) : poolMax },
+    // Embedded: one backend serves every connection in turn, so more connections only queue.
+    pool: { min: 0, max: embedded ? Math.min(poolMax, config.embeddedMaxConnections) : poolMax },
     acquireConnectionTimeout: 10_000,
     migrations: migrationConfig(),
   });

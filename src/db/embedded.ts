@@ -1,8 +1,9 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PGLiteSocketHandler } from '@electric-sql/pglite-socket';
+import { ExclusiveQueryQueue } from './pglite-queue.ts';
 
 /**
  * The embedded database of `npm start` without DATABASE_URL: PGlite (Postgres compiled to
@@ -15,8 +16,33 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
  *
  * Two properties of the multiplexed socket shape the rest of the code: a query on another
  * connection waits while a transaction is open (never await a second connection inside a
- * transaction), and LISTEN/NOTIFY does not cross connections (job pickup polls).
+ * transaction), and LISTEN/NOTIFY does not cross connections (job pickup polls). Connections
+ * take turns per query or per transaction (src/db/pglite-queue.ts).
  */
+
+/** Serves `db` on 127.0.0.1 (a free port) through pglite-socket's protocol handler. */
+async function serve(db: PGlite): Promise<{ port: number; close(): Promise<void> }> {
+  const queryQueue = new ExclusiveQueryQueue(db);
+  const handlers = new Set<PGLiteSocketHandler>();
+  const server: Server = createServer((socket) => {
+    const handler = new PGLiteSocketHandler({ queryQueue: queryQueue as never, closeOnDetach: true });
+    handlers.add(handler);
+    handler.addEventListener('close', () => handlers.delete(handler));
+    handler.addEventListener('error', () => handlers.delete(handler));
+    handler.attach(socket).catch(() => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    async close() {
+      for (const handler of handlers) await handler.detach(true);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 export interface EmbeddedDatabase {
   /** A postgres:// URL for the `pg` driver. */
@@ -79,7 +105,7 @@ export class EmbeddedInUseError extends Error {
  */
 export async function openEmbedded(
   dataDir: string,
-  { attach, maxConnections }: { attach: 'allow' | 'refuse'; maxConnections: number },
+  { attach }: { attach: 'allow' | 'refuse' },
 ): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true });
   const lockFile = join(dataDir, 'embedded.json');
@@ -90,9 +116,8 @@ export async function openEmbedded(
   }
 
   const db = await PGlite.create(join(dataDir, 'pgdata'));
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections });
-  await server.start();
-  const port = Number(server.getServerConn().split(':').pop());
+  const server = await serve(db);
+  const { port } = server;
   const tmp = `${lockFile}.${process.pid}`;
   await writeFile(tmp, JSON.stringify({ pid: process.pid, port } satisfies LockInfo));
   await rename(tmp, lockFile);
@@ -104,7 +129,7 @@ export async function openEmbedded(
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.stop();
+      await server.close();
       await db.close();
       await rm(lockFile, { force: true });
     },
