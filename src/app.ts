@@ -15,6 +15,7 @@ import { healthRoutes } from './ops/health.routes.ts';
 import { firstPartyRoutes } from './first-party/first-party.routes.ts';
 import { registerSecurityHeaders, hardenProviderResponses } from './security/headers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
+import { CsrfError, registerCsrf } from './security/csrf.ts';
 import { createCaptchaVerifier, type CaptchaVerifier } from './security/captcha.ts';
 import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
 import { createLoginThrottle, type LoginThrottle } from './security/login-throttle.ts';
@@ -94,6 +95,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   // Set before any plugin is registered: child contexts take the handlers they see then.
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 404, 'NOT_FOUND', translate('error.not_found')));
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    // @fastify/csrf-protection replies with its own errors: say it in our words.
+    if (err.code?.startsWith('FST_CSRF_')) err = new CsrfError() as unknown as FastifyError;
     if (err instanceof AppError) return sendError(reply, request, err.statusCode, err.code, err.message, err.fields);
     if (isDependencyDown(err)) {
       request.log.error({ err }, 'a dependency is unavailable');
@@ -117,6 +120,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     // Pages take form posts (and JSON for /session/*); any other body type is a 415.
     pages.removeContentTypeParser('text/plain');
     await pages.register(fastifyFormbody);
+    await registerCsrf(pages, { secure: config.issuer.startsWith('https:') });
     await pages.register(interactionRoutes, { host, accounts, passwordLogin, captcha, throttle });
     // --- issue 3: self-service pages (register, verify-email, forgot/reset password, account) ---
     // The outbox and its job queue belong to the app: the jobs section below runs them too.

@@ -38,8 +38,8 @@ describe('embedded database under concurrency', () => {
       assert.equal(row.n, i);
     });
     await Promise.all(work);
-    const [{ count }] = await db.knex('items').count({ count: '*' });
-    assert.equal(Number(count), 14 * 2 + 26);
+    const rows = await db.knex('items').select('id');
+    assert.equal(rows.length, 14 * 2 + 26);
   });
 
   test('a transaction rolled back on one connection leaves nothing, while others proceed', async () => {

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Browser, forms } from '../helpers/browser.ts';
+import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+
+// Forged form posts (ASVS V3.5.1): every hosted form oidc-provider does not protect itself
+// carries a token bound to the browser's own CSRF cookie.
+describe('CSRF on hosted forms', () => {
+  let storage: TestStorage;
+  let server: TestServer;
+  before(async () => {
+    storage = await createStorage();
+    server = await startServer(storage);
+  });
+  after(async () => {
+    await server?.stop();
+    await storage?.drop();
+  });
+
+  for (const path of ['/register', '/forgot-password']) {
+    test(`${path}: the page's own form works, a forged post is refused`, async () => {
+      const browser = new Browser();
+      const page = await browser.request(`${server.url}${path}`);
+      assert.equal(page.status, 200);
+      const form = forms(page.body, page.url).find((f) => f.method === 'POST')!;
+      assert.ok(form.fields._csrf, 'the form carries a CSRF token');
+
+      const fields = { name: 'Csrf Test', email: `csrf-${path.slice(1)}@example.com`, password: 'a perfectly fine passphrase' };
+      // An attacker's page posts the same fields from the victim's browser, without the token.
+      const forged = await browser.request(form.action, { form: fields });
+      assert.equal(forged.status, 403);
+      assert.match(forged.body, /expired|reload/);
+
+      // A token from another browser (the attacker's own session) does not fit this browser's cookie.
+      const attacker = new Browser();
+      const theirs = forms((await attacker.request(`${server.url}${path}`)).body, page.url).find((f) => f.method === 'POST')!;
+      const stolen = await browser.request(form.action, { form: { ...fields, _csrf: theirs.fields._csrf! } });
+      assert.equal(stolen.status, 403);
+
+      const genuine = await browser.request(form.action, { form: { ...form.fields, ...fields } });
+      assert.ok(genuine.status === 200 || genuine.status === 303, `the genuine post is accepted (${genuine.status})`);
+    });
+  }
+});
