@@ -32,14 +32,17 @@ export async function registerCsrf(scope: FastifyInstance, { secure }: { secure:
   const exempt = (request: FastifyRequest) => CSRF_EXEMPT_PREFIXES.some((p) => request.url.startsWith(p));
 
   scope.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
-    if (exempt(request)) return done();
+    // JSON endpoints render no form: no token, no cookie.
+    if (request.url.startsWith('/session/') || request.url === '/session') return done();
     const provide = () => {
       // @fastify/view merges reply.locals into every template's data.
       const withLocals = reply as FastifyReply & { locals?: Record<string, unknown> };
       withLocals.locals = { ...(withLocals.locals ?? {}), csrf: reply.generateCsrf() };
       done();
     };
-    if (request.method !== 'POST') return provide();
+    // Exempt pages still get a token: they may hold forms that post elsewhere (the login
+    // page's "resend confirmation" form posts to /verify-email/resend).
+    if (request.method !== 'POST' || exempt(request)) return provide();
     // On a bad or missing token the plugin replies with its error itself (app.ts words it).
     scope.csrfProtection(request, reply, () => provide());
   });
