@@ -9,6 +9,7 @@ import { unguardedLogin, type LoginGuard } from './login-guard.ts';
 import { createRefreshTokensRepo, type Family } from './refresh-tokens.repo.ts';
 import { sessionRoutes } from './session.routes.ts';
 import { createSessions } from './sessions.service.ts';
+import { REFRESH_TOKEN_REUSE } from '../security/events.ts';
 
 export interface FirstPartyOptions {
   host: OidcHost;
@@ -35,6 +36,10 @@ export async function firstPartyRoutes(app: FastifyInstance, { host, loginGuard 
   /** A revoked family ends the provider's SSO session and grant it came from (hosted login). */
   async function endProviderSession(family: Family) {
     const { provider } = host;
+    if (family.revokedReason === 'reuse') {
+      // RFC 9700 §4.14.2: a rotated refresh token came back; someone holds a copy.
+      await app.gatehouse.security.events.record(REFRESH_TOKEN_REUSE, { accountId: family.accountId, details: { clientId: family.clientId } });
+    }
     try {
       if (family.oidcSessionUid) await (await provider.Session.findByUid(family.oidcSessionUid))?.destroy();
       const grantId = family.oidcGrantId;

@@ -235,5 +235,7 @@ describe(`reuse detection after the grace window (${STORAGE})`, () => {
     const { family } = await familyOf(server, rt);
     assert.equal(family.revoked_reason, 'reuse');
     assert.ok(await asksForPasswordAgain(server, client, browser), 'the hosted-login session ended too');
+    const events = await server.app.gatehouse.security.events.list({ type: 'token.refresh_reuse', accountId: user.id });
+    assert.equal(events.length, 1, 'the reuse is a security event');
   });
 });
