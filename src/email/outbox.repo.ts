@@ -222,11 +222,11 @@ export function createOutboxRepo(knex: Knex) {
     },
 
     /** Whether a message of these templates was recorded for this account within the interval. */
-    async recordedRecently(accountId: string, templates: string[], withinSeconds: number): Promise<boolean> {
-      const row = await knex('email_outbox')
+    async recordedRecently(accountId: string, templates: string[], withinSeconds: number, trx: Knex = knex): Promise<boolean> {
+      const row = await trx('email_outbox')
         .where({ account_id: accountId })
         .whereIn('template', templates)
-        .where('created_at', '>', knex.raw(`now() - make_interval(secs => ?)`, [withinSeconds]))
+        .where('created_at', '>', trx.raw(`now() - make_interval(secs => ?)`, [withinSeconds]))
         .first('id');
       return Boolean(row);
     },

@@ -31,7 +31,7 @@ export async function register(s: SelfService, input: Registration): Promise<voi
     const owner = await repo.findByLogin(emailNormalized, trx);
     if (owner && normalizeEmail(owner.email) === emailNormalized) {
       // At most one notice per interval: registering the address again and again floods no inbox.
-      if (owner.disabled || (await s.outbox.repo.recordedRecently(owner.id, ['account-exists'], s.config.email.perAddressIntervalSeconds))) return [];
+      if (owner.disabled || (await s.outbox.repo.recordedRecently(owner.id, ['account-exists'], s.config.email.perAddressIntervalSeconds, trx))) return [];
       const notice = await s.outbox.record({ accountId: owner.id, to: { address: owner.email, name: owner.name }, template: 'account-exists' }, trx);
       return [notice.id];
     }

@@ -59,11 +59,14 @@ async function selfServicePages(app: FastifyInstance, { config, knex, host, acco
     const m = INTERACTION_PAGE.exec(request.url);
     if (!m) return;
     // @fastify/view merges `reply.locals` into every view's data (its types do not declare it).
-    const withLocals = reply as typeof reply & { locals?: Record<string, unknown> };
+    const withLocals = reply as typeof reply & { locals?: Record<string, unknown>; generateCsrf?: () => string };
     withLocals.locals = {
       ...withLocals.locals,
       offerResend: { EMAIL_NOT_VERIFIED: true },
       interactionUid: m[1],
+      // Interaction pages are exempt from CSRF tokens (src/security/csrf.ts), but the resend
+      // form on the login page posts to a page that is not: it needs a token of its own.
+      ...(withLocals.generateCsrf ? { csrf: withLocals.generateCsrf() } : {}),
       ...(new URLSearchParams(m[2] ?? '').get('verified') === '1' ? { notice: translate('verify.continue_notice') } : {}),
     };
   });

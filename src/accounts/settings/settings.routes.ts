@@ -4,13 +4,23 @@ import { getSessionUser } from '../../first-party/session.ts';
 import { translate } from '../../http/views.ts';
 import type { SelfServicePagesOptions } from '../self-service/self-service.routes.ts';
 import { field, page } from '../self-service/pages.ts';
-import { changePassword, signOutOtherSessions, updateName } from './settings.service.ts';
+import { changePassword, signOutEverywhere, updateName } from './settings.service.ts';
 
-const DONE = { name: 'account.saved_name', password: 'account.saved_password', sessions: 'account.saved_sessions' } as const;
+/** Where each change leads: the name back to the page; the others end this session too. */
+const DONE = { name: '/account?done=name', password: '/account/signed-out?why=password', sessions: '/account/signed-out?why=sessions' } as const;
+
+const SIGNED_OUT = {
+  password: { title: 'account.password_changed_title', body: 'account.password_changed_body' },
+  sessions: { title: 'account.signed_out_title', body: 'account.signed_out_body' },
+} as const;
 
 /**
  * `/account`: the signed-in user (the first-party `gatehouse_at` cookie, issue 4) changes name
- * and password and signs out other sessions. Not signed in: `/login`, which comes back here.
+ * and password and signs out of other sessions. Not signed in: `/login`, which comes back here.
+ *
+ * A password change and "sign out of other sessions" both set the account's revocation instant
+ * (revocation.repo.ts), which first-party sessions honour too (src/first-party/session.ts): the
+ * session making the change ends with the others, and the person signs in again.
  */
 export async function settingsRoutes(app: FastifyInstance, { selfService }: SelfServicePagesOptions) {
   async function render(reply: FastifyReply, accountId: string, extra: Record<string, unknown> = {}, status = 200) {
@@ -36,18 +46,22 @@ export async function settingsRoutes(app: FastifyInstance, { selfService }: Self
         const values = what === 'name' ? { values: { name: field(request.body?.name) } } : {};
         return render(reply, user.sub, { error: err.message, fields: err.fields ?? {}, ...values }, 400);
       }
-      return reply.header('cache-control', 'no-store').redirect(`/account?done=${what}`, 303);
+      return reply.header('cache-control', 'no-store').redirect(DONE[what], 303);
     };
   }
 
   app.get<{ Querystring: { done?: unknown } }>('/account', async (request, reply) => {
     const user = await getSessionUser(request);
     if (!user) return reply.header('cache-control', 'no-store').redirect('/login', 303);
-    const done = typeof request.query.done === 'string' && Object.hasOwn(DONE, request.query.done) ? DONE[request.query.done as keyof typeof DONE] : undefined;
-    return render(reply, user.sub, done ? { notice: translate(done) } : {});
+    return render(reply, user.sub, request.query.done === 'name' ? { notice: translate('account.saved_name') } : {});
+  });
+
+  app.get<{ Querystring: { why?: unknown } }>('/account/signed-out', async (request, reply) => {
+    const why = request.query.why === 'password' ? 'password' : 'sessions';
+    return page(reply, 'notice', { title: translate(SIGNED_OUT[why].title), body: translate(SIGNED_OUT[why].body), linkUrl: '/login', linkText: translate('login.submit') });
   });
 
   app.post('/account/profile', change('name', (accountId, body) => updateName(selfService, accountId, field(body.name))));
   app.post('/account/password', change('password', (accountId, body) => changePassword(selfService, accountId, { password: field(body.password), newPassword: field(body.new_password) })));
-  app.post('/account/sessions', change('sessions', (accountId) => signOutOtherSessions(selfService, accountId)));
+  app.post('/account/sessions', change('sessions', (accountId) => signOutEverywhere(selfService, accountId)));
 }

@@ -18,8 +18,8 @@ export async function updateName(s: SelfService, accountId: string, name: unknow
 
 /**
  * Changes the password: the current one is required, the new one must pass the policy and
- * differ from the recent ones. Sessions, grants and tokens issued before the change end
- * (the first-party session making the change is not an OIDC session and stays).
+ * differ from the recent ones. Every session, grant and token issued before the change ends,
+ * the caller's own session included.
  */
 export async function changePassword(s: SelfService, accountId: string, { password, newPassword }: { password: unknown; newPassword: unknown }): Promise<void> {
   const account = await accountOf(s, accountId);
@@ -35,8 +35,8 @@ export async function changePassword(s: SelfService, accountId: string, { passwo
   });
 }
 
-/** Ends every OIDC session, grant and token of the account issued before now. */
-export async function signOutOtherSessions(s: SelfService, accountId: string): Promise<void> {
+/** Ends every session, grant and token of the account issued before now, the caller's included. */
+export async function signOutEverywhere(s: SelfService, accountId: string): Promise<void> {
   await accountOf(s, accountId);
   await s.revocation.revokeSessions(accountId);
 }

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import * as oidc from 'openid-client';
+import { defaults } from '../../config/defaults.ts';
+import { createSelfService } from '../../src/accounts/self-service/self-service.ts';
+import { resendVerification } from '../../src/accounts/verification/verification.service.ts';
+import { forms, type Page } from '../helpers/browser.ts';
+import { authorize, createClient, createUser, rpConfig } from '../helpers/fixtures.ts';
+import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { linkIn, startSmtp, type TestSmtp } from '../email/smtp.ts';
+import { BEHIND_PROXY, fastEmail, outboxTo, PersonBrowser } from '../email/support.ts';
+
+const PASSWORD = 'a long and unguessable passphrase';
+const atCallback = (u: string) => u.startsWith('http://127.0.0.1:9/callback');
+
+describe(`confirmation e-mail: resend, and registering a taken address (${STORAGE})`, () => {
+  let smtp: TestSmtp;
+  let storage: TestStorage;
+  let server: TestServer;
+  let rp: oidc.Configuration;
+
+  before(async () => {
+    smtp = await startSmtp();
+    storage = await createStorage();
+    // The production interval between two mails to one account, so the throttle is what it is.
+    server = await startServer(storage, { SMTP_URL: smtp.url, ...BEHIND_PROXY }, fastEmail({ perAddressIntervalSeconds: defaults.email.perAddressIntervalSeconds }));
+    rp = await rpConfig(server, await createClient(server));
+  });
+  after(async () => {
+    await server?.stop();
+    await storage?.drop();
+    await smtp?.stop();
+  });
+
+  test('an unconfirmed account cannot finish login; "resend confirmation" mails a link that resumes the sign-in', async () => {
+    const user = await createUser(server, { email: `unconfirmed-${randomBytes(4).toString('hex')}@example.com`, password: PASSWORD, verified: false });
+    const browser = new PersonBrowser();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(rp, {
+      redirect_uri: 'http://127.0.0.1:9/callback',
+      scope: 'openid email',
+      state: 'st',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const loginPage = await browser.follow(url.toString());
+    const refused = await browser.submit(loginPage, { login: user.email, password: PASSWORD }, { field: 'login' });
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /confirm your e-mail address first/i);
+
+    const resent = await browser.submit(refused, {}, { field: 'email' });
+    assert.equal(resent.status, 200, resent.body.slice(0, 300));
+    assert.match(resent.body, /we sent it a new link/);
+
+    const link = linkIn(await smtp.messageTo(user.email), `${server.url}/verify-email?token=`);
+    const resumed = await browser.follow(link, {}, atCallback);
+    assert.match(resumed.url, /\/interaction\//, 'back in the sign-in that was refused');
+    let page: Page = await browser.submit(resumed, { login: user.email, password: PASSWORD }, { field: 'login', stopAt: atCallback });
+    if (!atCallback(page.url)) page = await browser.submit(page, {}, { stopAt: atCallback });
+    const tokens = await oidc.authorizationCodeGrant(rp, new URL(page.url), { pkceCodeVerifier: verifier, expectedState: 'st' });
+    assert.equal(tokens.claims()?.email_verified, true);
+  });
+
+  test('resending is throttled per account: one new link per interval, whatever is asked', async () => {
+    const user = await createUser(server, { email: `throttled-${randomBytes(4).toString('hex')}@example.com`, verified: false });
+    const { gatehouse, email } = server.app;
+    const selfService = createSelfService({
+      knex: gatehouse.knex,
+      accounts: gatehouse.accounts,
+      hasher: gatehouse.hasher,
+      outbox: email.outbox,
+      enqueueEmail: (id) => email.jobs.enqueueEmail(id),
+      config: server.config,
+      log: server.app.log,
+    });
+    await resendVerification(selfService, { login: user.email });
+    await resendVerification(selfService, { login: user.email });
+    await resendVerification(selfService, { login: user.email.toUpperCase() });
+    assert.equal((await outboxTo(server, user.email)).filter((m) => m.template === 'verify-email').length, 1);
+
+    // A confirmed account gets none at all.
+    const confirmed = await createUser(server, { email: `confirmed-${randomBytes(4).toString('hex')}@example.com` });
+    await resendVerification(selfService, { login: confirmed.email });
+    assert.equal((await outboxTo(server, confirmed.email)).length, 0);
+  });
+
+  test('registering an address that has an account answers as for a new one; the owner gets a notice, not a second account', async () => {
+    const owner = await createUser(server, { email: `owner-${randomBytes(4).toString('hex')}@example.com`, password: PASSWORD, name: 'Owner' });
+    const fresh = `fresh-${randomBytes(4).toString('hex')}@example.com`;
+
+    async function registerAs(email: string) {
+      const browser = new PersonBrowser();
+      const form = await browser.request(`${server.url}/register`);
+      return browser.submit(form, { name: 'Someone Else', email, password: 'a different long passphrase' }, { field: 'email' });
+    }
+    const taken = await registerAs(owner.email.toUpperCase());
+    const created = await registerAs(fresh);
+    assert.equal(taken.status, created.status);
+    assert.equal(taken.url, created.url);
+    assert.equal(taken.body, created.body);
+
+    const notice = await smtp.messageTo(owner.email);
+    assert.equal(notice.subject, 'Someone tried to create an account with your address');
+    assert.match(notice.text, /Hello Owner/);
+    assert.match(notice.text, /If this wasn't you/);
+    assert.equal(linkIn(notice, server.url), `${server.url}/forgot-password`);
+    await smtp.messageTo(fresh);
+
+    const accounts = await server.app.gatehouse.knex('accounts').where({ email_normalized: owner.email.toLowerCase() });
+    assert.equal(accounts.length, 1, 'no second account');
+    // The owner's account is untouched: the old password still signs in.
+    await authorize(server, rp, { email: owner.email, password: PASSWORD });
+  });
+
+  test('a taken username is said (usernames are public), with what was typed kept', async () => {
+    const username = `taken${randomBytes(3).toString('hex')}`;
+    await createUser(server, { username });
+    const browser = new PersonBrowser();
+    const page = await browser.submit(await browser.request(`${server.url}/register`), { name: 'X', email: `u-${randomBytes(4).toString('hex')}@example.com`, password: PASSWORD, username }, { field: 'email' });
+    assert.equal(page.status, 400);
+    assert.match(page.body, /This username is taken/);
+    assert.ok(forms(page.body, page.url).some((f) => f.fields.username === username));
+  });
+});
