@@ -6,6 +6,9 @@ import { createProvider } from './oidc/provider.ts';
 import { registerClient } from './oidc/clients.service.ts';
 import { migrate } from './db/database.ts';
 import { AppError } from './errors.ts';
+import { normalizeEmail } from './accounts/accounts.service.ts';
+import { createRevocationRepo } from './accounts/revocation/revocation.repo.ts';
+import { ACCOUNT_DISABLED, createSecurityEvents } from './security/events.ts';
 import { outboxCommand, OutboxUsageError } from './email/outbox.cli.ts';
 import { eventsCommand, EventsUsageError } from './security/events.cli.ts';
 
@@ -24,6 +27,7 @@ const USAGE = `usage: gatehouse <command>
                 [--backchannel-logout-uri U]
   client list | client show ID | client delete ID
   user create --email E --password P [--name N] [--username U] [--admin] [--verified]
+  user disable ID|EMAIL | user enable ID|EMAIL
   keys rotate
   iat create
   events [--user ID] [--type T] [--since ISO-8601]`;
@@ -99,6 +103,23 @@ async function clientCommand(runtime: Runtime, args: string[]) {
 
 async function userCommand(runtime: Runtime, args: string[]) {
   const [sub, ...rest] = args;
+  if (sub === 'disable' || sub === 'enable') {
+    const who = rest[0];
+    if (!who) throw new UsageError(`user ${sub} needs an account id or e-mail address`);
+    const { accounts, knex } = createServices(runtime);
+    const account = (await accounts.findById(who)) ?? (await accounts.repo.findByLogin(normalizeEmail(who)));
+    if (!account) throw new AppError('NOT_FOUND', 404, `no account ${who}`);
+    await knex.transaction(async (trx) => {
+      await accounts.repo.update(account.id, { disabled: sub === 'disable' }, trx);
+      // ASVS V7.4.2: disabling ends every session, grant and refresh token of the account.
+      if (sub === 'disable') await createRevocationRepo(knex).revokeSessions(account.id, trx);
+    });
+    if (sub === 'disable') {
+      await createSecurityEvents({ knex, log: { info: () => {}, error: (obj, msg) => process.stderr.write(`${JSON.stringify({ msg, ...obj })}\n`) } }).record(ACCOUNT_DISABLED, { accountId: account.id, details: { by: 'cli' } });
+    }
+    out({ id: account.id, email: account.email, disabled: sub === 'disable' });
+    return;
+  }
   if (sub !== 'create') throw new UsageError(`unknown user command ${sub ?? '(none)'}`);
   const { values } = parse(rest, {
     email: { type: 'string' },

@@ -44,7 +44,9 @@ export async function interactionRoutes(
   }
 
   async function finish(request: FastifyRequest, reply: FastifyReply, result: InteractionResults) {
-    const to = await host.provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+    // A consent completes the sign-in it follows: keep that login in the result, or a request
+    // with prompt=login would ask for the password again after every consent.
+    const to = await host.provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: !result.login });
     // 303: the browser follows with GET, never re-posting the credentials.
     return reply.header('cache-control', 'no-store').redirect(to, 303);
   }

@@ -41,25 +41,35 @@ export function forms(html: string, base: string): Form[] {
 }
 
 export class Browser {
-  readonly cookies = new Map<string, Map<string, string>>();
+  /** host → (name + path) → cookie. Paths matter: oidc-provider scopes cookies to one flow's URL. */
+  readonly jar = new Map<string, Map<string, { name: string; value: string; path: string }>>();
+
+  /** The cookies of a host by name (the last stored of each name), for assertions. */
+  get cookies(): Map<string, Map<string, string>> {
+    const out = new Map<string, Map<string, string>>();
+    for (const [host, entries] of this.jar) out.set(host, new Map([...entries.values()].map((c) => [c.name, c.value])));
+    return out;
+  }
 
   private cookieHeader(url: URL) {
-    const jar = this.cookies.get(url.host);
-    if (!jar) return undefined;
-    return [...jar].map(([k, v]) => `${k}=${v}`).join('; ') || undefined;
+    const entries = [...(this.jar.get(url.host)?.values() ?? [])].filter((c) => url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) || c.path === '/');
+    return entries.map((c) => `${c.name}=${c.value}`).join('; ') || undefined;
   }
 
   private store(url: URL, headers: Headers) {
     for (const line of headers.getSetCookie()) {
-      const [pair] = line.split(';');
+      const [pair, ...attrs] = line.split(';');
       const i = pair!.indexOf('=');
       const name = pair!.slice(0, i).trim();
       const value = pair!.slice(i + 1).trim();
-      const jar = this.cookies.get(url.host) ?? new Map<string, string>();
+      const pathAttr = attrs.map((a) => a.trim()).find((a) => /^path=/i.test(a));
+      const path = pathAttr ? pathAttr.slice(5) : '/';
+      const jar = this.jar.get(url.host) ?? new Map();
+      const key = `${name}|${path}`;
       const expired = /max-age=0|expires=thu, 01 jan 1970/i.test(line);
-      if (expired || value === '') jar.delete(name);
-      else jar.set(name, value);
-      this.cookies.set(url.host, jar);
+      if (expired || value === '') jar.delete(key);
+      else jar.set(key, { name, value, path });
+      this.jar.set(url.host, jar);
     }
   }
 

@@ -78,9 +78,12 @@ export async function authorize(
   const loginPage = await browser.follow(url.toString(), {}, atCallback);
   if (loginPage.status !== 200) throw new Error(`expected the login page, got ${loginPage.status}: ${loginPage.body.slice(0, 300)}`);
   let page = await browser.submit(loginPage, { login: user.email, password: user.password }, { field: 'login', stopAt: atCallback });
-  if (!atCallback(page.url) && page.body.includes('/confirm')) {
-    page = await browser.submit(page, {}, { stopAt: atCallback });
+  // Signing in as someone else than the browser's current user first asks to sign that user
+  // out (oidc-provider's end-session confirmation); then a third-party client asks for consent.
+  for (let step = 0; step < 3 && !atCallback(page.url); step++) {
+    if (page.body.includes('/logout/confirm')) page = await browser.submit(page, { logout: 'yes' }, { stopAt: atCallback });
+    else if (/\/interaction\/[^"]+\/confirm/.test(page.body)) page = await browser.submit(page, {}, { stopAt: atCallback });
   }
-  if (!atCallback(page.url)) throw new Error(`expected a redirect to the client, got ${page.status} ${page.url}: ${page.body.slice(0, 300)}`);
+  if (!atCallback(page.url)) throw new Error(`expected a redirect to the client, got ${page.status} ${page.url}: ${page.body.slice(0, 1500)}`);
   return { callbackUrl: new URL(page.url), verifier, state, browser, loginPage };
 }

@@ -98,18 +98,25 @@ for (const store of stores) {
       assert.equal(await a.find(key), undefined);
     });
 
-    test('consume marks once; a second consume is invalid_grant and revokes the grant', async () => {
+    test('consume marks once; a second consume is invalid_grant and revokes the grant and its tokens', async () => {
       const codes = s.factory('AuthorizationCode');
       const tokens = s.factory('AccessToken');
+      const grants = s.factory('Grant');
+      const interactions = s.factory('Interaction');
       const grantId = id();
       const code = id();
       const token = id();
+      const interaction = id();
+      await grants.upsert(grantId, { accountId: 'acc' }, 60);
       await codes.upsert(code, { grantId }, 60);
       await tokens.upsert(token, { grantId }, 60);
+      await interactions.upsert(interaction, { grantId, uid: interaction }, 60);
       await codes.consume(code);
       assert.equal(typeof (await codes.find(code))?.consumed, 'number');
       await assert.rejects(codes.consume(code), (err: Error) => err instanceof errors.InvalidGrant);
       assert.equal(await tokens.find(token), undefined, 'tokens of the replayed grant are gone');
+      assert.equal(await grants.find(grantId), undefined, 'and the grant');
+      assert.ok(await interactions.find(interaction), 'an interaction that mentions the grant is not a token');
     });
 
     test('of parallel consumes of one refresh token exactly one succeeds', async () => {
@@ -120,23 +127,28 @@ for (const store of stores) {
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     });
 
-    test('destroy and revokeByGrantId remove exactly what they name', async () => {
-      const a = s.factory('RefreshToken');
-      const b = s.factory('AccessToken');
+    test('destroy and revokeByGrantId remove exactly what they name, model by model', async () => {
+      const refresh = s.factory('RefreshToken');
+      const access = s.factory('AccessToken');
+      const interactions = s.factory('Interaction');
       const grant = id();
       const other = id();
-      const [k1, k2, k3, k4] = [id(), id(), id(), id()];
-      await a.upsert(k1, { grantId: grant }, 60);
-      await b.upsert(k2, { grantId: grant }, 60);
-      await b.upsert(k3, { grantId: other }, 60);
-      await b.upsert(k4, { grantId: other }, 60);
-      await a.revokeByGrantId(grant);
-      assert.equal(await a.find(k1), undefined);
-      assert.equal(await b.find(k2), undefined);
-      assert.ok(await b.find(k3));
-      await b.destroy(k3);
-      assert.equal(await b.find(k3), undefined);
-      assert.ok(await b.find(k4));
+      const [k1, k2, k3, k4, k5] = [id(), id(), id(), id(), id()];
+      await refresh.upsert(k1, { grantId: grant }, 60);
+      await access.upsert(k2, { grantId: grant }, 60);
+      await access.upsert(k3, { grantId: other }, 60);
+      await access.upsert(k4, { grantId: other }, 60);
+      await interactions.upsert(k5, { grantId: grant }, 60);
+      await refresh.revokeByGrantId(grant);
+      assert.equal(await refresh.find(k1), undefined);
+      assert.ok(await access.find(k2), "another model's entries stay: oidc-provider revokes model by model");
+      await access.revokeByGrantId(grant);
+      assert.equal(await access.find(k2), undefined);
+      assert.ok(await access.find(k3), 'other grants stay');
+      assert.ok(await interactions.find(k5), 'the interaction of a grant survives its tokens');
+      await access.destroy(k3);
+      assert.equal(await access.find(k3), undefined);
+      assert.ok(await access.find(k4));
     });
   });
 }

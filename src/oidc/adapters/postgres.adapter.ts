@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { errors } from 'oidc-provider';
-import { GRANT_SOURCES, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
+import { GRANT_SOURCES, GRANT_TOKEN_MODELS, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
 
 interface PayloadRow {
   payload: AdapterPayload;
@@ -20,8 +20,13 @@ export function postgresAdapterFactory(knex: Knex): AdapterFactory {
     return row.consumed_at ? { ...row.payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : row.payload;
   }
 
-  async function revokeByGrantId(grantId: string) {
-    await knex('oidc_payloads').where({ grant_id: grantId }).delete();
+  /** A replayed code or refresh token: its grant and every token of the grant go. */
+  async function revokeGrant(grantId: string) {
+    await knex('oidc_payloads')
+      .where({ grant_id: grantId })
+      .whereIn('model', GRANT_TOKEN_MODELS)
+      .orWhere({ model: 'Grant', id: grantId })
+      .delete();
   }
 
   return (model: string): Adapter => {
@@ -58,14 +63,16 @@ export function postgresAdapterFactory(knex: Knex): AdapterFactory {
           .returning('id')) as unknown[];
         if (updated.length === 0 && GRANT_SOURCES.has(model)) {
           const row = (await knex('oidc_payloads').where({ model, id }).first('grant_id')) as { grant_id: string | null } | undefined;
-          if (row?.grant_id) await revokeByGrantId(row.grant_id);
+          if (row?.grant_id) await revokeGrant(row.grant_id);
           throw new errors.InvalidGrant(`${model === 'RefreshToken' ? 'refresh token' : 'grant'} already consumed`);
         }
       },
       async destroy(id) {
         await knex('oidc_payloads').where({ model, id }).delete();
       },
-      revokeByGrantId,
+      async revokeByGrantId(grantId) {
+        await knex('oidc_payloads').where({ model, grant_id: grantId }).delete();
+      },
     };
   };
 }

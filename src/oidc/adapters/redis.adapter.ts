@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { errors } from 'oidc-provider';
-import { GRANT_SOURCES, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
+import { GRANT_SOURCES, GRANT_TOKEN_MODELS, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
 
 // HSETNX alone would create a hash for an id that does not exist (or has expired).
 const CONSUME = `if redis.call('exists', KEYS[1]) == 0 then return -1 end
@@ -13,13 +13,20 @@ return redis.call('hsetnx', KEYS[1], 'consumed', ARGV[1])`;
  * while Redis is down instead of queueing forever.
  */
 export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactory {
-  const grantKey = (grantId: string) => `${prefix}grant:${grantId}`;
+  // One index per model and grant: oidc-provider revokes a grant model by model.
+  const grantKey = (model: string, grantId: string) => `${prefix}grant:${model}:${grantId}`;
   const uidKey = (uid: string) => `${prefix}uid:${uid}`;
   const userCodeKey = (code: string) => `${prefix}user_code:${code}`;
 
-  async function revokeByGrantId(grantId: string) {
-    const keys = await redis.smembers(grantKey(grantId));
-    await redis.del(...keys, grantKey(grantId));
+  async function revokeByGrantId(model: string, grantId: string) {
+    const keys = await redis.smembers(grantKey(model, grantId));
+    await redis.del(...keys, grantKey(model, grantId));
+  }
+
+  /** A replayed code or refresh token: its grant and every token of the grant go. */
+  async function revokeGrant(grantId: string) {
+    await Promise.all(GRANT_TOKEN_MODELS.map((model) => revokeByGrantId(model, grantId)));
+    await redis.del(`${prefix}Grant:${grantId}`);
   }
 
   return (name: string): Adapter => {
@@ -49,9 +56,10 @@ export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactor
         if (payload.uid) tx.set(uidKey(payload.uid), id, 'EX', expiresIn ?? 3600);
         if (payload.userCode) tx.set(userCodeKey(payload.userCode), id, 'EX', expiresIn ?? 3600);
         if (payload.grantId) {
-          tx.sadd(grantKey(payload.grantId), k);
+          const index = grantKey(name, payload.grantId);
+          tx.sadd(index, k);
           // The index lives as long as the longest-lived member; NX sets it on a new set, GT extends it.
-          if (expiresIn) tx.expire(grantKey(payload.grantId), expiresIn, 'NX').expire(grantKey(payload.grantId), expiresIn, 'GT');
+          if (expiresIn) tx.expire(index, expiresIn, 'NX').expire(index, expiresIn, 'GT');
         }
         await tx.exec().then(throwFirstError);
       },
@@ -62,14 +70,14 @@ export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactor
         const won = (await redis.eval(CONSUME, 1, key(id), String(Math.floor(Date.now() / 1000)))) as number;
         if (won === 0 && GRANT_SOURCES.has(name)) {
           const payload = await find(id);
-          if (payload?.grantId) await revokeByGrantId(payload.grantId);
+          if (payload?.grantId) await revokeGrant(payload.grantId);
           throw new errors.InvalidGrant(`${name === 'RefreshToken' ? 'refresh token' : 'grant'} already consumed`);
         }
       },
       async destroy(id) {
         await redis.del(key(id));
       },
-      revokeByGrantId,
+      revokeByGrantId: (grantId) => revokeByGrantId(name, grantId),
     };
   };
 }

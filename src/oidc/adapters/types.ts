@@ -28,6 +28,13 @@ export type AdapterFactory = (name: string) => Adapter;
 export const GRANT_SOURCES = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 /**
+ * What a replay revokes, as oidc-provider's own `revoke` helper does: every token of the
+ * grant, and the grant. (`revokeByGrantId` itself is per model: oidc-provider calls it on each
+ * token model in turn, and an Interaction or Session that mentions the grant must survive it.)
+ */
+export const GRANT_TOKEN_MODELS = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'];
+
+/**
  * Identifiers oidc-provider makes are URL-safe (nanoid, base64url, uuids). Anything else that
  * arrives from a request (a NUL byte, say, which Postgres text cannot hold) cannot name a
  * stored object: look-ups answer "not found" instead of reaching the store and failing.
