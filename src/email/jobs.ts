@@ -66,7 +66,6 @@ async function mongoStore(url: string): Promise<Store> {
  */
 export async function openJobs({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<Jobs> {
   const store = config.jobsBackend === 'mongodb' ? await mongoStore(config.mongodbUrl!) : await postgresStore(database, log);
-  const { email } = config;
   const agenda = new Agenda({
     backend: store.backend,
     name: `gatehouse@${hostname()}:${process.pid}`,

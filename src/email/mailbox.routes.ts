@@ -21,12 +21,12 @@ export async function mailboxRoutes(app: FastifyInstance, { outbox }: { outbox: 
 
   // An e-mail's HTML part on its own, sandboxed: it is content, never part of our pages.
   app.get<{ Params: { id: string } }>('/dev/mailbox/:id.html', async (request, reply) => {
-    const message = (await messages()).find((m) => m.id === request.params.id);
-    if (!message?.html) return reply.code(404).type('text/plain').send('not found');
+    const message = await outbox.findById(request.params.id);
+    if (!message?.htmlBody || message.transport !== 'mailbox') return reply.code(404).type('text/plain').send('not found');
     return reply
       .header('cache-control', 'no-store')
       .header('content-security-policy', "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:")
       .type('text/html; charset=utf-8')
-      .send(message.html);
+      .send(message.htmlBody);
   });
 }

@@ -40,7 +40,7 @@ function compiled(file: string, kind: 'html' | 'text'): Compiled {
   let template = cache.get(file);
   if (!template) {
     // Plain text is never HTML-escaped: `&` in a name or a URL must stay `&`.
-    template = hb.compile(readFileSync(`${VIEWS_DIR}/emails/${file}`, 'utf8'), { noEscape: kind === 'text', strict: false });
+    template = hb.compile(readFileSync(`${VIEWS_DIR}/emails/${file}`, 'utf8'), { noEscape: kind === 'text' });
     cache.set(file, template);
   }
   return template;

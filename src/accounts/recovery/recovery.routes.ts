@@ -31,8 +31,9 @@ export async function recoveryRoutes(app: FastifyInstance, { selfService, backgr
     return page(reply, 'notice', { title: translate('forgot.sent_title'), body: translate('forgot.sent_body') });
   });
 
-  // Opening the link only shows the form: mail scanners that fetch links spend nothing.
-  app.get<{ Querystring: { token?: unknown } }>('/reset-password', async (request, reply) => {
+  // Opening the link only shows the form: mail scanners that fetch links spend nothing. Not
+  // logged at info: the token is in the query string, which Fastify's request log would record.
+  app.get<{ Querystring: { token?: unknown } }>('/reset-password', { logLevel: 'warn' }, async (request, reply) => {
     try {
       await checkResetLink(selfService, request.query.token);
     } catch (err) {

@@ -15,7 +15,8 @@ export async function verificationRoutes(app: FastifyInstance, { selfService, ho
     ...data,
   });
 
-  app.get<{ Querystring: { token?: unknown } }>('/verify-email', async (request, reply) => {
+  // The link's token is in the query string, which Fastify's request log line would record.
+  app.get<{ Querystring: { token?: unknown } }>('/verify-email', { logLevel: 'warn' }, async (request, reply) => {
     let verified;
     try {
       verified = await verifyEmail(selfService, request.query.token);
