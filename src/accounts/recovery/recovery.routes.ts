@@ -1,14 +1,23 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ValidationError } from '../../errors.ts';
 import { translate } from '../../http/views.ts';
+import { CaptchaError } from '../../security/captcha.ts';
+import { CAPTCHA_FAILED, PASSWORD_RESET, PASSWORD_RESET_REQUESTED } from '../../security/events.ts';
 import type { SelfServicePagesOptions } from '../self-service/self-service.routes.ts';
-import { field, page } from '../self-service/pages.ts';
+import { auditOf, captchaWidget, field, page } from '../self-service/pages.ts';
 import { LinkError } from '../tokens/link.errors.ts';
 import { checkResetLink, requestPasswordReset, resetPassword } from './recovery.service.ts';
 
 /** `/forgot-password` (`email`) and `/reset-password?token=` (`new_password`). */
-export async function recoveryRoutes(app: FastifyInstance, { selfService, background }: SelfServicePagesOptions) {
-  const forgotForm = { title: translate('forgot.title'), intro: translate('forgot.intro'), action: '/forgot-password', submit: translate('forgot.submit') };
+export async function recoveryRoutes(app: FastifyInstance, { selfService, background, security }: SelfServicePagesOptions) {
+  const { captcha, events } = security;
+  const forgotForm = {
+    title: translate('forgot.title'),
+    intro: translate('forgot.intro'),
+    action: '/forgot-password',
+    submit: translate('forgot.submit'),
+    captcha: captchaWidget(captcha),
+  };
 
   function linkProblem(reply: FastifyReply, err: LinkError) {
     return page(
@@ -23,7 +32,18 @@ export async function recoveryRoutes(app: FastifyInstance, { selfService, backgr
 
   app.post<{ Body: Record<string, unknown> }>('/forgot-password', async (request, reply) => {
     const login = field(request.body?.email).trim();
-    background.run('a password reset request', () => requestPasswordReset(selfService, { login }));
+    try {
+      await captcha.verify(captcha.tokenFrom(request.body), request.ip);
+    } catch (err) {
+      if (!(err instanceof CaptchaError)) throw err;
+      await events.record(CAPTCHA_FAILED, { ...auditOf(request, null), details: { form: 'forgot-password', reason: err.reason } });
+      return page(reply, 'email-form', { ...forgotForm, email: login, error: err.message }, err.statusCode);
+    }
+    const audit = auditOf(request, null);
+    background.run('a password reset request', async () => {
+      const asked = await requestPasswordReset(selfService, { login });
+      if (asked) await events.record(PASSWORD_RESET_REQUESTED, { ...audit, accountId: asked.accountId });
+    });
     return reply.header('cache-control', 'no-store').redirect('/forgot-password/sent', 303);
   });
 
@@ -45,8 +65,9 @@ export async function recoveryRoutes(app: FastifyInstance, { selfService, backgr
 
   app.post<{ Body: Record<string, unknown> }>('/reset-password', async (request, reply) => {
     const token = field(request.body?.token);
+    let reset;
     try {
-      await resetPassword(selfService, { token, newPassword: field(request.body?.new_password) });
+      reset = await resetPassword(selfService, { token, newPassword: field(request.body?.new_password) });
     } catch (err) {
       if (err instanceof LinkError) return linkProblem(reply, err);
       if (err instanceof ValidationError) {
@@ -54,6 +75,7 @@ export async function recoveryRoutes(app: FastifyInstance, { selfService, backgr
       }
       throw err;
     }
+    await events.record(PASSWORD_RESET, auditOf(request, reset.accountId));
     return reply.header('cache-control', 'no-store').redirect('/reset-password/done', 303);
   });
 

@@ -8,13 +8,14 @@ import { markEmailVerified } from '../verification/verification.repo.ts';
 /**
  * "Forgot password": mails a reset link to the account with this address (or username). An
  * unknown or disabled account gets nothing, and the caller answers the same either way. We
- * never mail a password, only a link that lets its owner choose one.
+ * never mail a password, only a link that lets its owner choose one. Returns the account asked
+ * for (for the audit log), whether or not a new mail went out.
  */
-export async function requestPasswordReset(s: SelfService, { login }: { login: string }): Promise<void> {
-  if (!login || login.length > 320) return;
+export async function requestPasswordReset(s: SelfService, { login }: { login: string }): Promise<{ accountId: string } | undefined> {
+  if (!login || login.length > 320) return undefined;
   const account = await s.accounts.repo.findByLogin(normalizeEmail(login));
-  if (!account || account.disabled) return;
-  if (await s.outbox.repo.recordedRecently(account.id, ['reset-password'], s.config.email.perAddressIntervalSeconds)) return;
+  if (!account || account.disabled) return undefined;
+  if (await s.outbox.repo.recordedRecently(account.id, ['reset-password'], s.config.email.perAddressIntervalSeconds)) return { accountId: account.id };
   const ttlSeconds = s.config.email.resetTokenTtlSeconds;
   const messageId = await s.knex.transaction(async (trx) => {
     const token = await s.tokens.issue(trx, { accountId: account.id, purpose: 'reset', ttlSeconds });
@@ -25,6 +26,7 @@ export async function requestPasswordReset(s: SelfService, { login }: { login: s
     return message.id;
   });
   await s.sendAfterCommit([messageId]);
+  return { accountId: account.id };
 }
 
 /** The live reset token behind a link, without spending it (the page shows a form first). */

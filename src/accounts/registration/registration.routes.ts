@@ -1,14 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { ValidationError } from '../../errors.ts';
 import { translate } from '../../http/views.ts';
+import { CaptchaError } from '../../security/captcha.ts';
+import { CAPTCHA_FAILED, REGISTERED } from '../../security/events.ts';
 import type { SelfServicePagesOptions } from '../self-service/self-service.routes.ts';
-import { field, interactionParam, page, rememberFlow } from '../self-service/pages.ts';
+import { auditOf, captchaWidget, field, interactionParam, page, rememberFlow } from '../self-service/pages.ts';
 import { register } from './registration.service.ts';
 
 type RegisterBody = Record<string, unknown>;
 
 /** `/register` (CONTRACT.md: `name`, `email`, `password`, optional `username`). */
-export async function registrationRoutes(app: FastifyInstance, { selfService, host, config }: SelfServicePagesOptions) {
+export async function registrationRoutes(app: FastifyInstance, { selfService, host, config, security }: SelfServicePagesOptions) {
+  const { captcha, events } = security;
   async function clientName(uid: string | undefined) {
     if (!uid) return undefined;
     const interaction = await host.provider.Interaction.find(uid);
@@ -25,6 +28,7 @@ export async function registrationRoutes(app: FastifyInstance, { selfService, ho
       interaction,
       clientName: await clientName(interaction),
       signInUrl: signInUrl(interaction),
+      captcha: captchaWidget(captcha),
       values: {},
       fields: {},
     });
@@ -34,10 +38,13 @@ export async function registrationRoutes(app: FastifyInstance, { selfService, ho
     const body = request.body ?? {};
     const interaction = interactionParam(body.interaction);
     const input = { name: field(body.name), email: field(body.email), username: field(body.username), password: field(body.password) };
+    let registered;
     try {
-      await register(selfService, { ...input, username: input.username || undefined, interactionUid: interaction });
+      await captcha.verify(captcha.tokenFrom(body), request.ip);
+      registered = await register(selfService, { ...input, username: input.username || undefined, interactionUid: interaction });
     } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
+      if (!(err instanceof ValidationError || err instanceof CaptchaError)) throw err;
+      if (err instanceof CaptchaError) await events.record(CAPTCHA_FAILED, { ...auditOf(request, null), details: { form: 'register', reason: err.reason } });
       return page(
         reply,
         'register',
@@ -47,12 +54,15 @@ export async function registrationRoutes(app: FastifyInstance, { selfService, ho
           interaction,
           clientName: await clientName(interaction),
           signInUrl: signInUrl(interaction),
+          captcha: captchaWidget(captcha),
           values: { name: input.name, email: input.email, username: input.username },
           fields: err.fields ?? {},
         },
-        400,
+        err.statusCode,
       );
     }
+    // Only a new account is an event: the answer for a taken address must not differ, the log may.
+    if (registered.accountId) await events.record(REGISTERED, auditOf(request, registered.accountId));
     if (interaction) rememberFlow(reply, config, interaction);
     // 303: a reload shows the page again instead of posting the password again.
     return reply.header('cache-control', 'no-store').redirect(`/register/sent${interaction ? `?interaction=${interaction}` : ''}`, 303);

@@ -16,8 +16,9 @@ export interface Registration {
  * one transaction. An address that already has an account gets the same answer, after the
  * same password hashing, and its owner a notice instead of a second account: the form never
  * tells whether an address is registered. A taken username is said: usernames are public.
+ * Returns the new account's id, or null when none was made (for the audit log, not the page).
  */
-export async function register(s: SelfService, input: Registration): Promise<void> {
+export async function register(s: SelfService, input: Registration): Promise<{ accountId: string | null }> {
   const fields = validateNewAccount(input, s.accounts.passwordPolicy);
   if (Object.keys(fields).length) throw new ValidationError(fields);
   const emailNormalized = normalizeEmail(input.email);
@@ -27,13 +28,15 @@ export async function register(s: SelfService, input: Registration): Promise<voi
   const passwordHash = await s.hasher.hash(input.password);
   const { repo } = s.accounts;
 
-  const messageIds = await s.knex.transaction(async (trx) => {
+  const { accountId, messageIds } = await s.knex.transaction(async (trx) => {
     const owner = await repo.findByLogin(emailNormalized, trx);
     if (owner && normalizeEmail(owner.email) === emailNormalized) {
       // At most one notice per interval: registering the address again and again floods no inbox.
-      if (owner.disabled || (await s.outbox.repo.recordedRecently(owner.id, ['account-exists'], s.config.email.perAddressIntervalSeconds, trx))) return [];
+      if (owner.disabled || (await s.outbox.repo.recordedRecently(owner.id, ['account-exists'], s.config.email.perAddressIntervalSeconds, trx))) {
+        return { accountId: null, messageIds: [] };
+      }
       const notice = await s.outbox.record({ accountId: owner.id, to: { address: owner.email, name: owner.name }, template: 'account-exists' }, trx);
-      return [notice.id];
+      return { accountId: null, messageIds: [notice.id] };
     }
     if (usernameNormalized && (await repo.findByLogin(usernameNormalized, trx))) {
       throw new ValidationError({ username: 'This username is taken. Please choose another one.' });
@@ -59,8 +62,9 @@ export async function register(s: SelfService, input: Registration): Promise<voi
       { accountId: account.id, to: { address: account.email, name: account.name }, template: 'verify-email', token: { value: token, ttlSeconds } },
       trx,
     );
-    return [message.id];
+    return { accountId: account.id, messageIds: [message.id] };
   });
 
   await s.sendAfterCommit(messageIds);
+  return { accountId };
 }

@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
 import type { Log } from '../../email/outbox.service.ts';
+import type { CaptchaVerifier } from '../../security/captcha.ts';
+import type { SecurityEventContext } from '../../security/events.ts';
 
 /** A form field as a string: absent, repeated (`a=1&a=2`) or odd values become ''. */
 export function field(value: unknown): string {
@@ -12,6 +14,16 @@ const INTERACTION_UID = /^[A-Za-z0-9_-]{8,64}$/;
 
 export function interactionParam(value: unknown): string | undefined {
   return typeof value === 'string' && INTERACTION_UID.test(value) ? value : undefined;
+}
+
+/** Who did it, from where: for security events (src/security/events.ts). */
+export function auditOf(request: FastifyRequest, accountId: string | null | undefined): SecurityEventContext {
+  return { accountId, ip: request.ip, userAgent: request.headers['user-agent'] };
+}
+
+/** What the `captcha` partial needs to show the widget, when a captcha is configured. */
+export function captchaWidget(captcha: CaptchaVerifier) {
+  return captcha.enabled ? { siteKey: captcha.siteKey, scriptUrl: captcha.widget!.scriptUrl, className: captcha.widget!.className } : undefined;
 }
 
 /** Renders a hosted page; pages with forms or mailed tokens are never cached. */

@@ -6,6 +6,8 @@ import type { Email } from '../../email/email.ts';
 import { mailboxRoutes } from '../../email/mailbox.routes.ts';
 import { translate } from '../../http/views.ts';
 import type { OidcHost } from '../../oidc/host.ts';
+import type { CaptchaVerifier } from '../../security/captcha.ts';
+import type { SecurityEvents } from '../../security/events.ts';
 import type { Accounts } from '../accounts.service.ts';
 import type { PasswordHasher } from '../password.ts';
 import { recoveryRoutes } from '../recovery/recovery.routes.ts';
@@ -30,6 +32,8 @@ export interface SelfServicePagesOptions {
   host: OidcHost;
   config: Config;
   background: Background;
+  /** Issue 5's captcha (registration and reset requests) and security events. */
+  security: { captcha: CaptchaVerifier; events: SecurityEvents };
 }
 
 // The login page of an OIDC interaction (interactions.routes.ts) offers "send the confirmation
@@ -71,7 +75,8 @@ async function selfServicePages(app: FastifyInstance, { config, knex, host, acco
     };
   });
 
-  const options: SelfServicePagesOptions = { selfService, host, config, background };
+  const { captcha, events } = app.gatehouse.security;
+  const options: SelfServicePagesOptions = { selfService, host, config, background, security: { captcha, events } };
   await app.register(registrationRoutes, options);
   await app.register(verificationRoutes, options);
   await app.register(recoveryRoutes, options);

@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError } from '../../errors.ts';
 import { getSessionUser } from '../../first-party/session.ts';
 import { translate } from '../../http/views.ts';
+import { PASSWORD_CHANGED, SESSIONS_REVOKED, type SecurityEventType } from '../../security/events.ts';
 import type { SelfServicePagesOptions } from '../self-service/self-service.routes.ts';
-import { field, page } from '../self-service/pages.ts';
+import { auditOf, field, page } from '../self-service/pages.ts';
 import { changePassword, signOutEverywhere, updateName } from './settings.service.ts';
 
 /** Where each change leads: the name back to the page; the others end this session too. */
@@ -22,7 +23,8 @@ const SIGNED_OUT = {
  * (revocation.repo.ts), which first-party sessions honour too (src/first-party/session.ts): the
  * session making the change ends with the others, and the person signs in again.
  */
-export async function settingsRoutes(app: FastifyInstance, { selfService }: SelfServicePagesOptions) {
+export async function settingsRoutes(app: FastifyInstance, { selfService, security }: SelfServicePagesOptions) {
+  const AUDITED: Partial<Record<keyof typeof DONE, SecurityEventType>> = { password: PASSWORD_CHANGED, sessions: SESSIONS_REVOKED };
   async function render(reply: FastifyReply, accountId: string, extra: Record<string, unknown> = {}, status = 200) {
     const account = await selfService.accounts.findById(accountId);
     if (!account) return reply.header('cache-control', 'no-store').redirect('/login', 303);
@@ -46,6 +48,8 @@ export async function settingsRoutes(app: FastifyInstance, { selfService }: Self
         const values = what === 'name' ? { values: { name: field(request.body?.name) } } : {};
         return render(reply, user.sub, { error: err.message, fields: err.fields ?? {}, ...values }, 400);
       }
+      const event = AUDITED[what];
+      if (event) await security.events.record(event, auditOf(request, user.sub));
       return reply.header('cache-control', 'no-store').redirect(DONE[what], 303);
     };
   }

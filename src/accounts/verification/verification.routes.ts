@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { translate } from '../../http/views.ts';
+import { EMAIL_VERIFIED } from '../../security/events.ts';
 import type { SelfServicePagesOptions } from '../self-service/self-service.routes.ts';
-import { field, forgetFlow, interactionParam, page, rememberedFlow, rememberFlow } from '../self-service/pages.ts';
+import { auditOf, field, forgetFlow, interactionParam, page, rememberedFlow, rememberFlow } from '../self-service/pages.ts';
 import { LinkError } from '../tokens/link.errors.ts';
 import { resendVerification, verifyEmail } from './verification.service.ts';
 
 /** `/verify-email?token=` (the mailed link confirms when opened) and `/verify-email/resend` (`email`). */
-export async function verificationRoutes(app: FastifyInstance, { selfService, host, config, background }: SelfServicePagesOptions) {
+export async function verificationRoutes(app: FastifyInstance, { selfService, host, config, background, security }: SelfServicePagesOptions) {
   const resendForm = (data: Record<string, unknown> = {}) => ({
     title: translate('verify.resend_title'),
     intro: translate('verify.resend_intro'),
@@ -24,6 +25,7 @@ export async function verificationRoutes(app: FastifyInstance, { selfService, ho
       if (!(err instanceof LinkError)) throw err;
       return page(reply, 'email-form', resendForm({ title: translate('verify.problem_title'), error: err.message, intro: translate('verify.problem_body') }), 400);
     }
+    await security.events.record(EMAIL_VERIFIED, auditOf(request, verified.accountId));
     const uid = verified.interactionUid;
     // Resume the sign-in the registration came from, in the browser that started it, while it lasts.
     if (uid && rememberedFlow(request) === uid && (await host.provider.Interaction.find(uid))) {
