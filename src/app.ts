@@ -142,6 +142,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     checks: {
       database: () => knex.raw('select 1'),
       ...(redis ? { redis: () => redis.ping() } : {}),
+      jobs: () => app.email.jobs.ping(),
     },
   });
 

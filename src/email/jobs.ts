@@ -26,6 +26,8 @@ export interface Jobs {
   work(outbox: Outbox): Promise<void>;
   /** Stop working (waiting a little for running jobs) and close the job store connection. */
   close(): Promise<void>;
+  /** Resolves when the job store answers (for /readyz). */
+  ping(): Promise<void>;
 }
 
 interface Store {
@@ -33,6 +35,7 @@ interface Store {
   /** LISTEN/NOTIFY wakes workers at once; without it (embedded, MongoDB) they poll. */
   notifies: boolean;
   close(): Promise<void>;
+  ping(): Promise<void>;
 }
 
 async function postgresStore(database: Database, log: Log): Promise<Store> {
@@ -44,7 +47,7 @@ async function postgresStore(database: Database, log: Log): Promise<Store> {
   // find their jobs by polling (processEvery) alone.
   const notifies = !database.embedded;
   const backend = new PostgresBackend({ pool, tableName: AGENDA_TABLE, channelName: AGENDA_TABLE, ensureSchema: false, disableNotifications: !notifies });
-  return { backend, notifies, close: () => pool.end() };
+  return { backend, notifies, close: () => pool.end(), ping: async () => void (await pool.query('select 1')) };
 }
 
 async function mongoStore(url: string): Promise<Store> {
@@ -56,7 +59,12 @@ async function mongoStore(url: string): Promise<Store> {
   } catch (err) {
     throw new Error(`jobs: cannot connect to MONGODB_URL (${(err as Error).message})`, { cause: err });
   }
-  return { backend: new MongoBackend({ mongo: client.db() }), notifies: false, close: () => client.close() };
+  return {
+    backend: new MongoBackend({ mongo: client.db() }),
+    notifies: false,
+    close: () => client.close(),
+    ping: async () => void (await client.db().command({ ping: 1 })),
+  };
 }
 
 /**
@@ -77,6 +85,11 @@ export async function openJobs({ config, database, log }: { config: Config; data
 
   // A process that only enqueues still announces its jobs, so that workers start them at once.
   const channel = store.backend.notificationChannel;
+  // The channel reconnects by itself after a lost connection; unheard, its 'error' event would
+  // end the process over a database blip. Jobs are still found by polling meanwhile.
+  (channel as unknown as import('node:events').EventEmitter | undefined)?.on?.('error', (err: Error) =>
+    log.warn({ err: err.message }, 'job notification channel lost its connection; polling until it is back'),
+  );
   let announcing = false;
   if (store.notifies && channel) {
     await channel.connect();
@@ -98,6 +111,7 @@ export async function openJobs({ config, database, log }: { config: Config; data
   };
   return {
     agenda,
+    ping: () => store.ping(),
 
     async enqueueEmail(messageId) {
       await agenda.now<SendEmailData>(SEND_EMAIL, { messageId });

@@ -24,7 +24,9 @@ describe('/healthz and /readyz', { skip: !TEST_REDIS_URL && 'needs REDIS_URL' },
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     const ready = await fetch(`${server.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(((await ready.json()) as { failing: string[] }).failing, []);
+    const readyBody = (await ready.json()) as { failing: string[]; checks: Record<string, string> };
+    assert.deepEqual(readyBody.failing, []);
+    assert.deepEqual(Object.keys(readyBody.checks).sort(), ['database', 'jobs', 'redis'], 'database, Redis and the job store are checked');
 
     proxy.cut();
     const down = await fetch(`${server.url}/readyz`);
@@ -42,5 +44,37 @@ describe('/healthz and /readyz', { skip: !TEST_REDIS_URL && 'needs REDIS_URL' },
       status = (await fetch(`${server.url}/readyz`)).status;
     }
     assert.equal(status, 200, 'ready again once Redis answers');
+  });
+});
+
+describe('/readyz when Postgres stops answering', { skip: !process.env.DATABASE_URL && 'needs DATABASE_URL' }, () => {
+  test('503 naming the database and the job store (both live in Postgres), a clear 503 for pages', async () => {
+    const storage = await createStorage({ redis: false });
+    const url = new URL(storage.env.DATABASE_URL!);
+    const proxy = await tcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    url.host = `127.0.0.1:${proxy.port}`;
+    storage.env.DATABASE_URL = url.toString();
+    const server = await startServer(storage);
+    try {
+      assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+      proxy.cut();
+      const down = await fetch(`${server.url}/readyz`);
+      assert.equal(down.status, 503);
+      const body = (await down.json()) as { failing: string[] };
+      assert.ok(body.failing.includes('database'));
+      const page = await fetch(`${server.url}/.well-known/openid-configuration`);
+      assert.equal(page.status, 200, 'discovery needs no database');
+      const token = await fetch(`${server.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('someone:secret').toString('base64')}` },
+        body: 'grant_type=client_credentials',
+      });
+      assert.ok(token.status >= 500 && token.status < 600, `a failing database is a 5xx, not a wrong answer (${token.status})`);
+    } finally {
+      proxy.resume();
+      await server.stop();
+      await proxy.close();
+      await storage.drop();
+    }
   });
 });
