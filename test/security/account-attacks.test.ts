@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createPasswordHasher } from '../../src/accounts/password.ts';
+import { Browser, forms, type Page } from '../helpers/browser.ts';
+import { createClient, createUser } from '../helpers/fixtures.ts';
+import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+
+// Attacks on self-service: finding out who has an account, header injection through names and
+// addresses, look-alike addresses, open redirects, and stale password hashes.
+describe('account attacks', () => {
+  let storage: TestStorage;
+  let server: TestServer;
+  before(async () => {
+    storage = await createStorage();
+    server = await startServer(storage);
+  });
+  after(async () => {
+    await server?.stop();
+    await storage?.drop();
+  });
+
+  async function postForm(path: string, values: Record<string, string>): Promise<Page> {
+    const browser = new Browser();
+    const page = await browser.request(`${server.url}${path}`);
+    const form = forms(page.body, page.url).find((f) => f.method === 'POST')!;
+    return browser.request(form.action, { form: { ...form.fields, ...values } });
+  }
+  const register = (values: Record<string, string>) => postForm('/register', { name: 'Someone', password: 'a perfectly fine passphrase', ...values });
+  const accountsWith = async (email: string) => (await server.app.gatehouse.knex('accounts').where('email_normalized', email.toLowerCase())).length;
+
+  test('registering a taken address looks exactly like registering a new one', async () => {
+    const existing = await createUser(server);
+    const fresh = await register({ email: 'brand-new@example.com' });
+    const taken = await register({ email: existing.email });
+    assert.equal(taken.status, fresh.status);
+    assert.equal(taken.headers.get('location'), fresh.headers.get('location'));
+    assert.equal(taken.body, fresh.body);
+    assert.equal(await accountsWith(existing.email), 1, 'no second account');
+  });
+
+  test('a mixed-case or padded spelling of a taken address is the same address', async () => {
+    const existing = await createUser(server, { email: 'case.test@example.com' });
+    await register({ email: '  CASE.Test@Example.COM ' });
+    assert.equal(await accountsWith(existing.email), 1);
+  });
+
+  test('a password reset for an unknown address looks exactly like one for a known address', async () => {
+    const existing = await createUser(server);
+    const known = await postForm('/forgot-password', { email: existing.email });
+    const unknown = await postForm('/forgot-password', { email: 'nobody-at-all@example.com' });
+    assert.equal(unknown.status, known.status);
+    assert.equal(unknown.headers.get('location'), known.headers.get('location'));
+  });
+
+  test('CR/LF in a name or an address is refused before anything is stored or mailed', async () => {
+    const injected = await register({ email: 'crlf@example.com', name: 'Eve\r\nBcc: victim@example.com' });
+    assert.equal(injected.status, 400);
+    assert.equal(await accountsWith('crlf@example.com'), 0);
+    const badEmail = await register({ email: 'eve@example.com\r\nBcc: victim@example.com' });
+    assert.equal(badEmail.status, 400);
+    assert.equal(await accountsWith('eve@example.com'), 0);
+  });
+
+  test('prototype keys in a form body change nothing', async () => {
+    const res = await register({ email: 'proto@example.com', __proto__: 'x', constructor: 'y' } as Record<string, string>);
+    assert.ok(res.status < 500);
+    assert.equal(({} as Record<string, unknown>).x, undefined);
+  });
+
+  test('a 1 MB password at registration is refused (413), not hashed', async () => {
+    const res = await register({ email: 'huge@example.com', password: 'p'.repeat(1024 * 1024) });
+    assert.equal(res.status, 413);
+    assert.equal(await accountsWith('huge@example.com'), 0);
+  });
+
+  test('open redirect through /session/start return_to gets an error page', async () => {
+    const firstParty = await createClient(server, { firstParty: true, redirectUris: [`${server.url}/app/`] });
+    for (const evil of ['https://evil.example/', `${server.url}/app/../../evil`, `${server.url}.evil.example/app/`, '//evil.example/app/']) {
+      const url = new URL('/session/start', server.url);
+      url.searchParams.set('client_id', firstParty.client_id);
+      url.searchParams.set('return_to', evil);
+      const res = await fetch(url, { redirect: 'manual' });
+      assert.equal(res.headers.get('location'), null, evil);
+      assert.ok(res.status >= 400, evil);
+    }
+  });
+
+  test('a hash made with weaker argon2 parameters is upgraded at the next sign-in', async () => {
+    const user = await createUser(server);
+    const weak = await createPasswordHasher({ memoryCost: 8192, timeCost: 1, parallelism: 1 }).hash(user.password);
+    await server.app.gatehouse.knex('accounts').where({ id: user.id }).update({ password_hash: weak });
+    await server.app.gatehouse.accounts.authenticate(user.email, user.password);
+    const { password_hash: now } = await server.app.gatehouse.knex('accounts').where({ id: user.id }).first('password_hash');
+    assert.match(now, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+});
