@@ -4,7 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
-import { AppError } from './errors.ts';
+import { AppError, isDependencyDown } from './errors.ts';
 import { registerViews, translate } from './http/views.ts';
 import { interactionRoutes } from './interactions/interactions.routes.ts';
 import { deleteExpiredPayloads } from './oidc/adapters/postgres.adapter.ts';
@@ -28,16 +28,6 @@ export interface AppDeps {
   config: Config;
   database: Database;
   redis?: Redis;
-}
-
-/** Postgres or Redis not answering: the request can be retried, nothing was half-done. */
-function isDependencyDown(err: Error & { code?: string }) {
-  return (
-    err.name === 'KnexTimeoutError' ||
-    err.name === 'MaxRetriesPerRequestError' ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '08006', '08001'].includes(String(err.code)) ||
-    /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(err.message)
-  );
 }
 
 /** Requests a person makes with a browser get HTML errors; API callers get JSON. */
@@ -82,7 +72,12 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     knex,
     box,
     onError: (err) => app.log.error(err),
-    configure: (provider) => hardenProviderResponses(provider, { https: config.issuer.startsWith('https:') }),
+    configure: (provider) => {
+      hardenProviderResponses(provider, { https: config.issuer.startsWith('https:') });
+      // The provider answers these itself (500 server_error, or 503 when storage is down):
+      // without this they would reach no log at all.
+      provider.on('server_error', (_ctx, err) => app.log.error({ err }, 'oidc-provider request failed'));
+    },
   });
 
   // Issue 5: captcha, brute-force throttle and security events, shared by every login route.

@@ -60,3 +60,13 @@ export class UnavailableError extends AppError {
     this.name = 'UnavailableError';
   }
 }
+
+/** Postgres or Redis not answering: the request can be retried, nothing was half-done. */
+export function isDependencyDown(err: Error & { code?: string }): boolean {
+  return (
+    err.name === 'KnexTimeoutError' ||
+    err.name === 'MaxRetriesPerRequestError' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '08006', '08001'].includes(String(err.code)) ||
+    /enableOfflineQueue|Connection is closed|Stream isn't writeable|Connection terminated/.test(err.message)
+  );
+}

@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { postgresAdapterFactory } from './oidc/adapters/postgres.adapter.ts';
 import { redisAdapterFactory } from './oidc/adapters/redis.adapter.ts';
+import { withUnavailableStorage } from './oidc/adapters/types.ts';
 import { createClientsRepo } from './oidc/clients.repo.ts';
 import { createSecretBox } from './security/secret-box.ts';
 
@@ -19,7 +20,7 @@ export function createServices({ config, database, redis }: { config: Config; da
     hasher,
     accounts: createAccounts({ knex, hasher, passwordPolicy: config.passwordPolicy }),
     clients: createClientsRepo(knex, box),
-    adapter: redis ? redisAdapterFactory(redis, config.redisPrefix) : postgresAdapterFactory(knex),
+    adapter: withUnavailableStorage(redis ? redisAdapterFactory(redis, config.redisPrefix) : postgresAdapterFactory(knex)),
   };
 }
 

@@ -98,25 +98,18 @@ for (const store of stores) {
       assert.equal(await a.find(key), undefined);
     });
 
-    test('consume marks once; a second consume is invalid_grant and revokes the grant and its tokens', async () => {
+    test('consume marks once; a second consume is invalid_grant and leaves the grant to the winner', async () => {
       const codes = s.factory('AuthorizationCode');
       const tokens = s.factory('AccessToken');
-      const grants = s.factory('Grant');
-      const interactions = s.factory('Interaction');
       const grantId = id();
       const code = id();
       const token = id();
-      const interaction = id();
-      await grants.upsert(grantId, { accountId: 'acc' }, 60);
       await codes.upsert(code, { grantId }, 60);
       await tokens.upsert(token, { grantId }, 60);
-      await interactions.upsert(interaction, { grantId, uid: interaction }, 60);
       await codes.consume(code);
-      assert.equal(typeof (await codes.find(code))?.consumed, 'number');
+      assert.equal(typeof (await codes.find(code))?.consumed, 'number', 'find shows it consumed: oidc-provider revokes a later replay itself');
       await assert.rejects(codes.consume(code), (err: Error) => err instanceof errors.InvalidGrant);
-      assert.equal(await tokens.find(token), undefined, 'tokens of the replayed grant are gone');
-      assert.equal(await grants.find(grantId), undefined, 'and the grant');
-      assert.ok(await interactions.find(interaction), 'an interaction that mentions the grant is not a token');
+      assert.ok(await tokens.find(token), 'what the winner issued stays');
     });
 
     test('of parallel consumes of one refresh token exactly one succeeds', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createClient } from '../helpers/fixtures.ts';
 import { tcpProxy } from '../helpers/proxy.ts';
 import { createStorage, startServer, TEST_REDIS_URL, type TestServer, type TestStorage } from '../helpers/server.ts';
 
@@ -21,6 +22,13 @@ describe('/healthz and /readyz', { skip: !TEST_REDIS_URL && 'needs REDIS_URL' },
   });
 
   test('ready while everything answers; 503 naming Redis when it stops; ready again after', async () => {
+    const machine = await createClient(server, { grantTypes: ['client_credentials'], redirectUris: [], scope: 'openid' });
+    const basic = {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${machine.client_id}:${machine.client_secret}`).toString('base64')}`,
+    };
+    const issued = await fetch(`${server.url}/token`, { method: 'POST', headers: basic, body: 'grant_type=client_credentials' });
+    const { access_token: accessToken } = (await issued.json()) as { access_token: string };
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     const ready = await fetch(`${server.url}/readyz`);
     assert.equal(ready.status, 200);
@@ -36,6 +44,11 @@ describe('/healthz and /readyz', { skip: !TEST_REDIS_URL && 'needs REDIS_URL' },
 
     // OIDC storage in Redis is down: discovery still answers (no storage), a token request fails clearly.
     assert.equal((await fetch(`${server.url}/.well-known/openid-configuration`)).status, 200);
+    const token = await fetch(`${server.url}/token`, { method: 'POST', headers: basic, body: 'grant_type=client_credentials' });
+    assert.equal(token.status, 503, 'the token endpoint says unavailable (its rate limit store is Redis too)');
+    const userinfo = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    assert.equal(userinfo.status, 503);
+    assert.equal(((await userinfo.json()) as { error: string }).error, 'temporarily_unavailable', 'RFC 6749: clients may retry');
 
     proxy.resume();
     let status = 0;

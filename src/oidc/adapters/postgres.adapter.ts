@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { errors } from 'oidc-provider';
-import { GRANT_SOURCES, GRANT_TOKEN_MODELS, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
+import { GRANT_SOURCES, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
 
 interface PayloadRow {
   payload: AdapterPayload;
@@ -18,15 +18,6 @@ export function postgresAdapterFactory(knex: Knex): AdapterFactory {
   function toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
     if (!row) return undefined;
     return row.consumed_at ? { ...row.payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : row.payload;
-  }
-
-  /** A replayed code or refresh token: its grant and every token of the grant go. */
-  async function revokeGrant(grantId: string) {
-    await knex('oidc_payloads')
-      .where({ grant_id: grantId })
-      .whereIn('model', GRANT_TOKEN_MODELS)
-      .orWhere({ model: 'Grant', id: grantId })
-      .delete();
   }
 
   return (model: string): Adapter => {
@@ -62,9 +53,7 @@ export function postgresAdapterFactory(knex: Knex): AdapterFactory {
           .update({ consumed_at: knex.fn.now() })
           .returning('id')) as unknown[];
         if (updated.length === 0 && GRANT_SOURCES.has(model)) {
-          const row = (await knex('oidc_payloads').where({ model, id }).first('grant_id')) as { grant_id: string | null } | undefined;
-          if (row?.grant_id) await revokeGrant(row.grant_id);
-          throw new errors.InvalidGrant(`${model === 'RefreshToken' ? 'refresh token' : 'grant'} already consumed`);
+          throw new errors.InvalidGrant(`${model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already consumed`);
         }
       },
       async destroy(id) {

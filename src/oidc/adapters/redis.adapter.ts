@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { errors } from 'oidc-provider';
-import { GRANT_SOURCES, GRANT_TOKEN_MODELS, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
+import { GRANT_SOURCES, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
 
 // HSETNX alone would create a hash for an id that does not exist (or has expired).
 const CONSUME = `if redis.call('exists', KEYS[1]) == 0 then return -1 end
@@ -21,12 +21,6 @@ export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactor
   async function revokeByGrantId(model: string, grantId: string) {
     const keys = await redis.smembers(grantKey(model, grantId));
     await redis.del(...keys, grantKey(model, grantId));
-  }
-
-  /** A replayed code or refresh token: its grant and every token of the grant go. */
-  async function revokeGrant(grantId: string) {
-    await Promise.all(GRANT_TOKEN_MODELS.map((model) => revokeByGrantId(model, grantId)));
-    await redis.del(`${prefix}Grant:${grantId}`);
   }
 
   return (name: string): Adapter => {
@@ -69,9 +63,7 @@ export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactor
       async consume(id) {
         const won = (await redis.eval(CONSUME, 1, key(id), String(Math.floor(Date.now() / 1000)))) as number;
         if (won === 0 && GRANT_SOURCES.has(name)) {
-          const payload = await find(id);
-          if (payload?.grantId) await revokeGrant(payload.grantId);
-          throw new errors.InvalidGrant(`${name === 'RefreshToken' ? 'refresh token' : 'grant'} already consumed`);
+          throw new errors.InvalidGrant(`${name === 'RefreshToken' ? 'refresh token' : 'authorization code'} already consumed`);
         }
       },
       async destroy(id) {

@@ -1,8 +1,15 @@
+import { errors } from 'oidc-provider';
+import { isDependencyDown } from '../../errors.ts';
+
 /**
  * oidc-provider's adapter contract (docs/README.md, "adapter"): one instance per model name.
  * `consume` must be atomic: of two parallel redemptions of one code or refresh token,
- * exactly one succeeds; the other gets `invalid_grant` and its grant is revoked
- * (RFC 9700 §4.14 refresh token replay, RFC 6749 §4.1.2 code reuse).
+ * exactly one succeeds and the other gets `invalid_grant`. The loser does not revoke the
+ * grant: the winner is still issuing its tokens, and would find its grant gone. A replay that
+ * comes after (the code already marked consumed when found) is oidc-provider's to punish, and
+ * it revokes everything the first use issued (RFC 6749 §4.1.2, RFC 9700 §4.14).
+ * `revokeByGrantId` is per model: oidc-provider calls it on each token model in turn, and an
+ * Interaction or Session that mentions the grant must survive it.
  */
 export interface AdapterPayload {
   grantId?: string;
@@ -27,12 +34,6 @@ export type AdapterFactory = (name: string) => Adapter;
 /** Models whose consumption redeems something: a second consumption is a replay. */
 export const GRANT_SOURCES = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
-/**
- * What a replay revokes, as oidc-provider's own `revoke` helper does: every token of the
- * grant, and the grant. (`revokeByGrantId` itself is per model: oidc-provider calls it on each
- * token model in turn, and an Interaction or Session that mentions the grant must survive it.)
- */
-export const GRANT_TOKEN_MODELS = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'];
 
 /**
  * Identifiers oidc-provider makes are URL-safe (nanoid, base64url, uuids). Anything else that
@@ -41,4 +42,28 @@ export const GRANT_TOKEN_MODELS = ['AccessToken', 'RefreshToken', 'Authorization
  */
 export function isStorableId(id: unknown): id is string {
   return typeof id === 'string' && /^[A-Za-z0-9_\-.:~]{1,512}$/.test(id);
+}
+
+/**
+ * A store that does not answer becomes RFC 6749's `temporarily_unavailable` with a 503,
+ * instead of oidc-provider's generic 500 `server_error`: clients may retry, and nothing was
+ * half-done.
+ */
+export function withUnavailableStorage(factory: AdapterFactory): AdapterFactory {
+  const translate = (err: unknown) => {
+    if (err instanceof Error && isDependencyDown(err)) {
+      const unavailable = new errors.TemporarilyUnavailable('the token storage is unavailable, try again shortly', { cause: err });
+      Object.assign(unavailable, { status: 503, statusCode: 503, expose: true });
+      throw unavailable;
+    }
+    throw err;
+  };
+  return (name) => {
+    const adapter = factory(name);
+    const wrapped = {} as Adapter;
+    for (const method of Object.keys(adapter) as (keyof Adapter)[]) {
+      wrapped[method] = ((...args: never[]) => (adapter[method] as (...a: never[]) => Promise<never>)(...args).catch(translate)) as never;
+    }
+    return wrapped;
+  };
 }
