@@ -60,6 +60,7 @@ describe('RP-initiated and back-channel logout', () => {
     const confirm = await browser.follow(url.toString());
     assert.equal(confirm.status, 200);
     assert.match(confirm.body, /Sign out/);
+    assert.equal(confirm.body.match(/type="submit"/g)?.length, 1, 'CONTRACT: one submit button per form');
     const form = forms(confirm.body, confirm.url).find((f) => 'xsrf' in f.fields)!;
     assert.ok(form, 'a confirmation form protected by a token');
 
