@@ -12,6 +12,8 @@ import { createOidcHost } from './oidc/host.ts';
 import { ensureSigningKeys } from './oidc/keys.ts';
 import { oidcRoutes } from './oidc/oidc.routes.ts';
 import { healthRoutes } from './ops/health.routes.ts';
+import { metricsRoutes } from './ops/metrics.ts';
+import fp from 'fastify-plugin';
 import { firstPartyRoutes } from './first-party/first-party.routes.ts';
 import { registerSecurityHeaders, hardenProviderResponses } from './security/headers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
@@ -110,6 +112,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   // Issue 5: before any route, so that every route gets the headers and its rate limit.
   await registerSecurityHeaders(app, { https: config.issuer.startsWith('https:'), captcha: captcha.widget?.csp });
   await registerRateLimits(app, { redis, prefix: config.redisPrefix });
+  // Before the routes: its hook must see every request.
+  await app.register(fp(metricsRoutes, { name: 'gatehouse-metrics' }));
   await app.register(oidcRoutes, { host });
   await app.register(async (pages) => {
     // Pages take form posts (and JSON for /session/*); any other body type is a 415.
