@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { after, before } from 'node:test';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import knexFactory from 'knex';
@@ -99,6 +100,33 @@ export async function startServer(storage: TestStorage, env: Env = {}, overrides
       stopped = true;
       await app.close();
       await runtime.close();
+    },
+  };
+}
+
+/**
+ * A server on storage of its own for the enclosing `describe`: started before its tests,
+ * stopped and its storage dropped after them. Read `server` and `storage` inside tests and hooks.
+ */
+export function useServer({ storage: storageOptions, env, overrides }: { storage?: Parameters<typeof createStorage>[0]; env?: Env; overrides?: Partial<Config> } = {}) {
+  let storage: TestStorage | undefined;
+  let server: TestServer | undefined;
+  before(async () => {
+    storage = await createStorage(storageOptions);
+    server = await startServer(storage, env, overrides);
+  });
+  after(async () => {
+    await server?.stop();
+    await storage?.drop();
+  });
+  return {
+    get server(): TestServer {
+      if (!server) throw new Error('useServer: the server starts in before(); read it inside tests and hooks');
+      return server;
+    },
+    get storage(): TestStorage {
+      if (!storage) throw new Error('useServer: the storage is made in before(); read it inside tests and hooks');
+      return storage;
     },
   };
 }

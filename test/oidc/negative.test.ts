@@ -1,41 +1,34 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { Browser, forms } from '../helpers/browser.ts';
 import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { useServer } from '../helpers/server.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
 describe('what the provider refuses', () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const ctx = useServer();
   let user: TestUser;
   let client: ClientMetadata;
   let config: oidc.Configuration;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
-    user = await createUser(server);
-    client = await createClient(server, { redirectUris: [REDIRECT] });
-    config = await rpConfig(server, client);
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
+    user = await createUser(ctx.server);
+    client = await createClient(ctx.server, { redirectUris: [REDIRECT] });
+    config = await rpConfig(ctx.server, client);
   });
 
   function authUrl(params: Record<string, string>) {
-    const url = new URL('/auth', server.url);
+    const url = new URL('/auth', ctx.server.url);
     const all = { client_id: client.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, state: 'st', ...params };
     for (const [k, v] of Object.entries(all)) if (v !== '') url.searchParams.set(k, v);
     return url.toString();
   }
 
   async function basicToken(body: Record<string, string>, secret = String(client.client_secret)) {
-    return fetch(`${server.url}/token`, {
+    return fetch(`${ctx.server.url}/token`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
@@ -75,7 +68,7 @@ describe('what the provider refuses', () => {
   });
 
   test('a replayed code gives invalid_grant and revokes what the first use issued', async () => {
-    const { callbackUrl, verifier, state } = await authorize(server, config, user);
+    const { callbackUrl, verifier, state } = await authorize(ctx.server, config, user);
     const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
     assert.equal((await oidc.tokenIntrospection(config, tokens.access_token)).active, true);
 
@@ -88,7 +81,7 @@ describe('what the provider refuses', () => {
   });
 
   test('of two parallel redemptions of one code, exactly one wins', async () => {
-    const { callbackUrl, verifier } = await authorize(server, config, user);
+    const { callbackUrl, verifier } = await authorize(ctx.server, config, user);
     const body = { grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier };
     const results = await Promise.all(Array.from({ length: 4 }, () => basicToken(body)));
     const statuses = results.map((r) => r.status).sort();
@@ -96,7 +89,7 @@ describe('what the provider refuses', () => {
   });
 
   test('a wrong verifier and a wrong secret are refused', async () => {
-    const { callbackUrl } = await authorize(server, config, user);
+    const { callbackUrl } = await authorize(ctx.server, config, user);
     const code = callbackUrl.searchParams.get('code')!;
     const wrongSecret = await basicToken({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: 'x'.repeat(43) }, 'not-the-secret');
     assert.equal(wrongSecret.status, 401);
@@ -137,7 +130,7 @@ describe('what the provider refuses', () => {
       { body: 'x'.repeat(200_000), type: 'application/x-www-form-urlencoded' },
     ];
     for (const c of cases) {
-      const res = await fetch(`${server.url}/token`, {
+      const res = await fetch(`${ctx.server.url}/token`, {
         method: 'POST',
         headers: { 'content-type': c.type, authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}` },
         body: c.body,

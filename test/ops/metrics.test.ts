@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { describe, test } from 'node:test';
+import { useServer } from '../helpers/server.ts';
 
 describe('GET /metrics', () => {
-  let storage: TestStorage;
-  let server: TestServer;
-  before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
-  });
+  const ctx = useServer();
 
   test('Prometheus text with requests by route pattern, provider routes included, no raw ids', async () => {
-    await fetch(`${server.url}/.well-known/openid-configuration`);
-    await fetch(`${server.url}/.well-known/openid-configuration`);
-    await fetch(`${server.url}/interaction/secret-looking-uid-123`);
-    const res = await fetch(`${server.url}/metrics`);
+    await fetch(`${ctx.server.url}/.well-known/openid-configuration`);
+    await fetch(`${ctx.server.url}/.well-known/openid-configuration`);
+    await fetch(`${ctx.server.url}/interaction/secret-looking-uid-123`);
+    const res = await fetch(`${ctx.server.url}/metrics`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /^text\/plain/);
     const text = await res.text();

@@ -1,35 +1,26 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createPasswordHasher } from '../../src/accounts/password.ts';
 import { Browser, forms, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
-import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { useServer } from '../helpers/server.ts';
 
 // Attacks on self-service: finding out who has an account, header injection through names and
 // addresses, look-alike addresses, open redirects, and stale password hashes.
 describe('account attacks', () => {
-  let storage: TestStorage;
-  let server: TestServer;
-  before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
-  });
+  const ctx = useServer();
 
   async function postForm(path: string, values: Record<string, string>): Promise<Page> {
     const browser = new Browser();
-    const page = await browser.request(`${server.url}${path}`);
+    const page = await browser.request(`${ctx.server.url}${path}`);
     const form = forms(page.body, page.url).find((f) => f.method === 'POST')!;
     return browser.request(form.action, { form: { ...form.fields, ...values } });
   }
   const register = (values: Record<string, string>) => postForm('/register', { name: 'Someone', password: 'a perfectly fine passphrase', ...values });
-  const accountsWith = async (email: string) => (await server.app.gatehouse.knex('accounts').where('email_normalized', email.toLowerCase())).length;
+  const accountsWith = async (email: string) => (await ctx.server.app.gatehouse.knex('accounts').where('email_normalized', email.toLowerCase())).length;
 
   test('registering a taken address looks exactly like registering a new one', async () => {
-    const existing = await createUser(server);
+    const existing = await createUser(ctx.server);
     const fresh = await register({ email: 'brand-new@example.com' });
     const taken = await register({ email: existing.email });
     assert.equal(taken.status, fresh.status);
@@ -39,13 +30,13 @@ describe('account attacks', () => {
   });
 
   test('a mixed-case or padded spelling of a taken address is the same address', async () => {
-    const existing = await createUser(server, { email: 'case.test@example.com' });
+    const existing = await createUser(ctx.server, { email: 'case.test@example.com' });
     await register({ email: '  CASE.Test@Example.COM ' });
     assert.equal(await accountsWith(existing.email), 1);
   });
 
   test('a password reset for an unknown address looks exactly like one for a known address', async () => {
-    const existing = await createUser(server);
+    const existing = await createUser(ctx.server);
     const known = await postForm('/forgot-password', { email: existing.email });
     const unknown = await postForm('/forgot-password', { email: 'nobody-at-all@example.com' });
     assert.equal(unknown.status, known.status);
@@ -74,9 +65,9 @@ describe('account attacks', () => {
   });
 
   test('open redirect through /session/start return_to gets an error page', async () => {
-    const firstParty = await createClient(server, { firstParty: true, redirectUris: [`${server.url}/app/`] });
-    for (const evil of ['https://evil.example/', `${server.url}/app/../../evil`, `${server.url}.evil.example/app/`, '//evil.example/app/']) {
-      const url = new URL('/session/start', server.url);
+    const firstParty = await createClient(ctx.server, { firstParty: true, redirectUris: [`${ctx.server.url}/app/`] });
+    for (const evil of ['https://evil.example/', `${ctx.server.url}/app/../../evil`, `${ctx.server.url}.evil.example/app/`, '//evil.example/app/']) {
+      const url = new URL('/session/start', ctx.server.url);
       url.searchParams.set('client_id', firstParty.client_id);
       url.searchParams.set('return_to', evil);
       const res = await fetch(url, { redirect: 'manual' });
@@ -86,11 +77,11 @@ describe('account attacks', () => {
   });
 
   test('a hash made with weaker argon2 parameters is upgraded at the next sign-in', async () => {
-    const user = await createUser(server);
+    const user = await createUser(ctx.server);
     const weak = await createPasswordHasher({ memoryCost: 8192, timeCost: 1, parallelism: 1 }).hash(user.password);
-    await server.app.gatehouse.knex('accounts').where({ id: user.id }).update({ password_hash: weak });
-    await server.app.gatehouse.accounts.authenticate(user.email, user.password);
-    const { password_hash: now } = await server.app.gatehouse.knex('accounts').where({ id: user.id }).first('password_hash');
+    await ctx.server.app.gatehouse.knex('accounts').where({ id: user.id }).update({ password_hash: weak });
+    await ctx.server.app.gatehouse.accounts.authenticate(user.email, user.password);
+    const { password_hash: now } = await ctx.server.app.gatehouse.knex('accounts').where({ id: user.id }).first('password_hash');
     assert.match(now, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 });

@@ -1,26 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Browser, forms } from '../helpers/browser.ts';
-import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { useServer } from '../helpers/server.ts';
 
 // Forged form posts (ASVS V3.5.1): every hosted form oidc-provider does not protect itself
 // carries a token bound to the browser's own CSRF cookie.
 describe('CSRF on hosted forms', () => {
-  let storage: TestStorage;
-  let server: TestServer;
-  before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
-  });
+  const ctx = useServer();
 
   for (const path of ['/register', '/forgot-password']) {
     test(`${path}: the page's own form works, a forged post is refused`, async () => {
       const browser = new Browser();
-      const page = await browser.request(`${server.url}${path}`);
+      const page = await browser.request(`${ctx.server.url}${path}`);
       assert.equal(page.status, 200);
       const form = forms(page.body, page.url).find((f) => f.method === 'POST')!;
       assert.ok(form.fields._csrf, 'the form carries a CSRF token');
@@ -33,7 +24,7 @@ describe('CSRF on hosted forms', () => {
 
       // A token from another browser (the attacker's own session) does not fit this browser's cookie.
       const attacker = new Browser();
-      const theirs = forms((await attacker.request(`${server.url}${path}`)).body, page.url).find((f) => f.method === 'POST')!;
+      const theirs = forms((await attacker.request(`${ctx.server.url}${path}`)).body, page.url).find((f) => f.method === 'POST')!;
       const stolen = await browser.request(form.action, { form: { ...fields, _csrf: theirs.fields._csrf! } });
       assert.equal(stolen.status, 403);
 

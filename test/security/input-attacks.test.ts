@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { Browser, type Page } from '../helpers/browser.ts';
 import { createClient, createUser, type TestUser } from '../helpers/fixtures.ts';
 import { tcpProxy } from '../helpers/proxy.ts';
-import { createStorage, startServer, TEST_REDIS_URL, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { createStorage, startServer, TEST_REDIS_URL, useServer } from '../helpers/server.ts';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 
 // Hostile input at the HTTP edge (ASVS V1/V2 input handling): every answer is a clear 4xx,
@@ -12,31 +12,24 @@ import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
 describe('hostile input', () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const ctx = useServer();
   let user: TestUser;
   let client: ClientMetadata;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
-    user = await createUser(server);
-    client = await createClient(server, { redirectUris: [REDIRECT] });
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
+    user = await createUser(ctx.server);
+    client = await createClient(ctx.server, { redirectUris: [REDIRECT] });
   });
 
   async function loginPage(browser = new Browser()): Promise<{ browser: Browser; page: Page; action: string }> {
-    const url = new URL('/auth', server.url);
+    const url = new URL('/auth', ctx.server.url);
     for (const [k, v] of Object.entries({ client_id: client.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' })) {
       url.searchParams.set(k, v);
     }
     const page = await browser.follow(url.toString());
     assert.equal(page.status, 200);
     const action = page.body.match(/action="([^"]+\/login)"/)![1]!;
-    return { browser, page, action: new URL(action, server.url).toString() };
+    return { browser, page, action: new URL(action, ctx.server.url).toString() };
   }
 
   const errorText = (body: string) => body.match(/<p class="alert alert-error"[^>]*>([^<]*)<\/p>/)?.[1];
@@ -58,7 +51,7 @@ describe('hostile input', () => {
       assert.equal(res.status, 400, login);
       assert.match(errorText(res.body)!, /Wrong e-mail address/);
     }
-    assert.ok(await server.app.gatehouse.accounts.findById(user.id), 'the accounts table is intact');
+    assert.ok(await ctx.server.app.gatehouse.accounts.findById(user.id), 'the accounts table is intact');
   });
 
   test('the e-mail address matches case-insensitively but look-alikes do not', async () => {
@@ -82,7 +75,7 @@ describe('hostile input', () => {
 
   test('a truncated body (Content-Length larger than what is sent) is a 400, and the server keeps serving', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${server.url}/token`, {
+      const req = httpRequest(`${ctx.server.url}/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '100' },
       });
@@ -94,16 +87,16 @@ describe('hostile input', () => {
       void reject;
     });
     assert.notEqual(status, 500);
-    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${ctx.server.url}/healthz`)).status, 200);
   });
 
   test('a malformed JSON body is a 400 JSON error', async () => {
-    const res = await fetch(`${server.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"redirect_uris": [' });
+    const res = await fetch(`${ctx.server.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"redirect_uris": [' });
     assert.ok(res.status >= 400 && res.status < 500);
   });
 
   test('__proto__ in a JSON body pollutes nothing', async () => {
-    const res = await fetch(`${server.url}/reg`, {
+    const res = await fetch(`${ctx.server.url}/reg`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}, "redirect_uris": ["https://a.example/cb"]}',
@@ -113,12 +106,12 @@ describe('hostile input', () => {
   });
 
   test('over-long URL parameters are refused, not processed', async () => {
-    const res = await fetch(`${server.url}/interaction/${'a'.repeat(5000)}`, { redirect: 'manual' });
+    const res = await fetch(`${ctx.server.url}/interaction/${'a'.repeat(5000)}`, { redirect: 'manual' });
     assert.ok(res.status >= 400 && res.status < 500);
   });
 
   test('an unknown or expired interaction shows a clear page, not a stack trace', async () => {
-    const res = await fetch(`${server.url}/interaction/doesnotexist`, { headers: { accept: 'text/html' } });
+    const res = await fetch(`${ctx.server.url}/interaction/doesnotexist`, { headers: { accept: 'text/html' } });
     assert.equal(res.status, 400);
     const body = await res.text();
     assert.match(body, /took too long|start again/);
@@ -133,7 +126,7 @@ describe('hostile input', () => {
     assert.doesNotMatch(csp, /unsafe-inline/);
     assert.match(page.headers.get('cache-control')!, /no-store/);
     assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
-    const providerError = await fetch(`${server.url}/auth?client_id=nope`);
+    const providerError = await fetch(`${ctx.server.url}/auth?client_id=nope`);
     assert.match(providerError.headers.get('content-security-policy')!, /frame-ancestors 'none'/);
     assert.match(providerError.headers.get('cache-control')!, /no-store/);
   });
@@ -141,7 +134,7 @@ describe('hostile input', () => {
   test('X-Forwarded-For is ignored without TRUST_PROXY: spoofed addresses share one rate limit', async () => {
     let limited = 0;
     for (let i = 0; i < 12; i++) {
-      const res = await fetch(`${server.url}/reg`, {
+      const res = await fetch(`${ctx.server.url}/reg`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.0.0.${i}` },
         body: '{}',

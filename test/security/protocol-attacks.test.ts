@@ -1,37 +1,30 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { useServer } from '../helpers/server.ts';
 
 // Attacks on the OAuth/OIDC protocol surface (RFC 9700, ASVS V10). Each test is one attack
 // and asserts the answer a careful authorization server gives.
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
 describe('protocol attacks', () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const ctx = useServer();
   let user: TestUser;
   let client: ClientMetadata;
   let config: oidc.Configuration;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
-    user = await createUser(server);
-    client = await createClient(server, { redirectUris: [REDIRECT], postLogoutRedirectUris: ['http://127.0.0.1:9/bye'], scope: 'openid email profile offline_access' });
-    config = await rpConfig(server, client);
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
+    user = await createUser(ctx.server);
+    client = await createClient(ctx.server, { redirectUris: [REDIRECT], postLogoutRedirectUris: ['http://127.0.0.1:9/bye'], scope: 'openid email profile offline_access' });
+    config = await rpConfig(ctx.server, client);
   });
 
   const basic = () => `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`;
   async function token(body: Record<string, string>, headers: Record<string, string> = {}) {
-    const res = await fetch(`${server.url}/token`, {
+    const res = await fetch(`${ctx.server.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(), ...headers },
       body: new URLSearchParams(body),
@@ -39,7 +32,7 @@ describe('protocol attacks', () => {
     return { status: res.status, body: (await res.json()) as Record<string, string>, headers: res.headers };
   }
   function authUrl(params: Record<string, string>) {
-    const url = new URL('/auth', server.url);
+    const url = new URL('/auth', ctx.server.url);
     const all: Record<string, string> = { client_id: client.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, state: 's', ...params };
     for (const [k, v] of Object.entries(all)) if (v !== '') url.searchParams.set(k, v);
     return url.toString();
@@ -50,7 +43,7 @@ describe('protocol attacks', () => {
     return loc ? new URL(loc.replace('#', '?')).searchParams.get('error') : `page ${res.status}`;
   };
   async function codeFor(extra: Record<string, string> = {}) {
-    return authorize(server, config, user, { extra });
+    return authorize(ctx.server, config, user, { extra });
   }
 
   test('PKCE: a code_challenge without S256 (plain) is refused', async () => {
@@ -83,7 +76,7 @@ describe('protocol attacks', () => {
   });
 
   test('a code is bound to its client: another client cannot redeem it', async () => {
-    const other = await createClient(server, { redirectUris: [REDIRECT] });
+    const other = await createClient(ctx.server, { redirectUris: [REDIRECT] });
     const { callbackUrl, verifier } = await codeFor();
     const r = await token(
       { grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier },
@@ -140,9 +133,9 @@ describe('protocol attacks', () => {
   test('an access token in the query string is refused at userinfo', async () => {
     const { callbackUrl, verifier, state } = await codeFor();
     const t = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
-    const res = await fetch(`${server.url}/me?access_token=${encodeURIComponent(t.access_token)}`);
+    const res = await fetch(`${ctx.server.url}/me?access_token=${encodeURIComponent(t.access_token)}`);
     assert.equal(res.status, 400);
-    const ok = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${t.access_token}` } });
+    const ok = await fetch(`${ctx.server.url}/me`, { headers: { authorization: `Bearer ${t.access_token}` } });
     assert.equal(ok.status, 200, 'the same token works in the header');
   });
 
@@ -157,11 +150,11 @@ describe('protocol attacks', () => {
     const { privateKey, publicKey } = await generateKeyPair('RS256');
     const forged = await new SignJWT({ sub: user.id, aud: client.client_id })
       .setProtectedHeader({ alg: 'RS256', kid: (await exportJWK(publicKey)).kid ?? 'attacker' })
-      .setIssuer(server.url)
+      .setIssuer(ctx.server.url)
       .setIssuedAt()
       .setExpirationTime('5m')
       .sign(privateKey);
-    const url = new URL('/logout', server.url);
+    const url = new URL('/logout', ctx.server.url);
     url.searchParams.set('id_token_hint', forged);
     url.searchParams.set('post_logout_redirect_uri', 'http://127.0.0.1:9/bye');
     const res = await fetch(url, { redirect: 'manual' });
@@ -170,7 +163,7 @@ describe('protocol attacks', () => {
   });
 
   test('an unregistered post_logout_redirect_uri never redirects', async () => {
-    const url = new URL('/logout', server.url);
+    const url = new URL('/logout', ctx.server.url);
     url.searchParams.set('client_id', client.client_id);
     url.searchParams.set('post_logout_redirect_uri', 'https://evil.example/');
     const res = await fetch(url, { redirect: 'manual' });
@@ -187,10 +180,10 @@ describe('protocol attacks', () => {
   });
 
   test('introspection: a client cannot introspect another client\'s token', async () => {
-    const other = await createClient(server, { redirectUris: [REDIRECT] });
+    const other = await createClient(ctx.server, { redirectUris: [REDIRECT] });
     const { callbackUrl, verifier, state } = await codeFor();
     const t = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
-    const res = await fetch(`${server.url}/token/introspection`, {
+    const res = await fetch(`${ctx.server.url}/token/introspection`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${other.client_id}:${other.client_secret}`).toString('base64')}` },
       body: new URLSearchParams({ token: t.access_token }),
@@ -201,8 +194,8 @@ describe('protocol attacks', () => {
 
   test('client authentication with alg=none assertion is refused', async () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
-    const payload = Buffer.from(JSON.stringify({ iss: client.client_id, sub: client.client_id, aud: `${server.url}/token`, jti: 'x', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
-    const res = await fetch(`${server.url}/token`, {
+    const payload = Buffer.from(JSON.stringify({ iss: client.client_id, sub: client.client_id, aud: `${ctx.server.url}/token`, jti: 'x', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
+    const res = await fetch(`${ctx.server.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
@@ -218,7 +211,7 @@ describe('protocol attacks', () => {
 
   test('authorization codes live at most 60 seconds', async () => {
     const { callbackUrl } = await codeFor();
-    const stored = await server.app.gatehouse.adapter('AuthorizationCode').find(callbackUrl.searchParams.get('code')!);
+    const stored = await ctx.server.app.gatehouse.adapter('AuthorizationCode').find(callbackUrl.searchParams.get('code')!);
     assert.ok(stored, 'the code is stored');
     assert.ok(Number(stored.exp) - Number(stored.iat) <= 60);
   });
