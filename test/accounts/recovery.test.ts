@@ -75,6 +75,9 @@ describe(`password reset (${STORAGE})`, () => {
     const tooShort = await browser.submit(form, { new_password: 'short' }, { field: 'new_password' });
     assert.equal(tooShort.status, 400);
     assert.match(tooShort.body, /Use at least 12 characters/);
+    const personal = await browser.submit(form, { new_password: `${user.email} is mine` }, { field: 'new_password' });
+    assert.equal(personal.status, 400);
+    assert.match(personal.body, /Do not use your e-mail address/);
     const same = await browser.submit(form, { new_password: user.password }, { field: 'new_password' });
     assert.equal(same.status, 400);
     assert.match(same.body, /not used for your last 5 passwords/);

@@ -17,7 +17,8 @@ export function createPasswords({ knex, accounts, hasher, historySize }: Passwor
   return {
     /** What is wrong with `password` as the account's new password, or undefined. */
     async problemWith(account: Account, password: unknown): Promise<string | undefined> {
-      const policy = checkPassword(password, accounts.passwordPolicy);
+      // The account's own e-mail address, name and username are as guessable at a reset as at registration.
+      const policy = checkPassword(password, accounts.passwordPolicy, { email: account.email, name: account.name, username: account.username ?? undefined });
       if (policy) return policy;
       const previous = [account.passwordHash, ...(await history.recent(account.id, historySize - 1))];
       // argon2 runs on libuv's threads: the comparisons run side by side.
