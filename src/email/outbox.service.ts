@@ -76,7 +76,9 @@ export function createOutbox({ knex, box, config, mailer, log }: OutboxDeps) {
       await mailer.send({ to: { name: m.toName, address: m.toAddress }, ...rendered, messageId: `<${m.id}@${host}>` });
     } catch (err) {
       const failure = err instanceof DeliveryError ? err : new DeliveryError((err as Error).message, false, { cause: err });
-      const dead = failure.permanent || m.attempts >= email.maxAttempts;
+      // Without a transport (production without SMTP_URL) nothing was tried: the message waits
+      // for SMTP_URL instead of spending its attempts.
+      const dead = failure.permanent || (mailer.kind !== 'none' && m.attempts >= email.maxAttempts);
       if (dead) await repo.markDead(id, claimId, failure.message);
       else await repo.markFailed(id, claimId, failure.message, retryDelay(m.attempts));
       log.warn({ outboxId: id, template: m.template, attempts: m.attempts, permanent: failure.permanent, err: failure.message }, dead ? 'e-mail dead' : 'e-mail failed; will retry');
