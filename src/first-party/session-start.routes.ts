@@ -88,7 +88,9 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
     const issued = await host.provider.AuthorizationCode.find(code);
     let tokens: TokenResponse;
     try {
-      tokens = await exchangeCode((req) => app.inject(req), { issuer, client, code, verifier: flow.verifier });
+      // As the person's own address: the token endpoint's rate limit counts per client IP, and
+      // an injected request would otherwise put every sign-in in the one bucket of 127.0.0.1.
+      tokens = await exchangeCode((req) => app.inject({ ...req, remoteAddress: request.ip }), { issuer, client, code, verifier: flow.verifier });
     } catch (err) {
       request.log.warn({ reason: (err as Error).message }, 'first-party code exchange failed');
       throw new LoginFlowError('LOGIN_FAILED', flow.returnTo);
