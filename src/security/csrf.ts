@@ -12,7 +12,7 @@ import { AppError } from '../errors.ts';
  * `/interaction/*` (oidc-provider's interaction cookie, scoped to that very path and uid),
  * `/session/*` (JSON with an Origin allow-list, src/first-party), and the provider's own routes.
  */
-export const CSRF_EXEMPT_PREFIXES = ['/interaction/', '/session/'];
+const EXEMPT_PREFIX = '/interaction/';
 
 export class CsrfError extends AppError {
   constructor() {
@@ -29,11 +29,12 @@ export async function registerCsrf(scope: FastifyInstance, { secure }: { secure:
     getToken: (request) => (request.body as Record<string, unknown> | undefined)?._csrf as string | undefined,
   });
 
-  const exempt = (request: FastifyRequest) => CSRF_EXEMPT_PREFIXES.some((p) => request.url.startsWith(p));
+  // Matched route patterns, not raw URLs (which carry query strings).
+  const route = (request: FastifyRequest) => request.routeOptions.url ?? '';
 
   scope.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     // JSON endpoints render no form: no token, no cookie.
-    if (request.url.startsWith('/session/') || request.url === '/session') return done();
+    if (route(request) === '/session' || route(request).startsWith('/session/')) return done();
     const provide = () => {
       // @fastify/view merges reply.locals into every template's data.
       const withLocals = reply as FastifyReply & { locals?: Record<string, unknown> };
@@ -42,7 +43,7 @@ export async function registerCsrf(scope: FastifyInstance, { secure }: { secure:
     };
     // Exempt pages still get a token: they may hold forms that post elsewhere (the login
     // page's "resend confirmation" form posts to /verify-email/resend).
-    if (request.method !== 'POST' || exempt(request)) return provide();
+    if (request.method !== 'POST' || route(request).startsWith(EXEMPT_PREFIX)) return provide();
     // On a bad or missing token the plugin replies with its error itself (app.ts words it).
     scope.csrfProtection(request, reply, () => provide());
   });
