@@ -9,6 +9,8 @@ export interface Account {
   passwordHash: string;
   roles: string[];
   disabled: boolean;
+  /** "Signed out everywhere" at this instant (src/accounts/revocation). */
+  sessionsRevokedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -24,6 +26,7 @@ interface AccountRow {
   password_hash: string;
   roles: string[];
   disabled: boolean;
+  sessions_revoked_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -38,6 +41,7 @@ function toAccount(row: AccountRow): Account {
     passwordHash: row.password_hash,
     roles: row.roles,
     disabled: row.disabled,
+    sessionsRevokedAt: row.sessions_revoked_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
+import { issuedBefore } from '../accounts/revocation/revocation.repo.ts';
 import type { OidcHost } from '../oidc/host.ts';
 import { ensureBuiltinClient } from './builtin-client.ts';
 import { firstPartyContext } from './context.ts';
@@ -63,7 +63,7 @@ export async function firstPartyRoutes(app: FastifyInstance, { host, loginGuard 
     accountState: async (id, signedInAt) => {
       const account = await accounts.findById(id);
       if (!account || account.disabled) return 'disabled';
-      return (await issuedBeforeRevocation(knex, id, [Math.floor(signedInAt.getTime() / 1000)])) ? 'sessions_revoked' : 'active';
+      return issuedBefore(account.sessionsRevokedAt, [Math.floor(signedInAt.getTime() / 1000)]) ? 'sessions_revoked' : 'active';
     },
     isFirstPartyClient: (id) => firstParty.isFirstParty(id),
     onRevoked: endProviderSession,

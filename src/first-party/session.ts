@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Account } from '../accounts/accounts.service.ts';
-import { issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
+import { issuedBefore } from '../accounts/revocation/revocation.repo.ts';
 import { firstPartyContext } from './context.ts';
 import { ACCESS_COOKIE, AccessTokenError, verifyAccessToken, type AccessTokenClaims } from './resource-server.ts';
 
@@ -43,11 +43,11 @@ export async function getSessionToken(request: FastifyRequest): Promise<AccessTo
 export async function getSession(request: FastifyRequest): Promise<{ user: SessionUser; token: AccessTokenClaims } | undefined> {
   const token = await getSessionToken(request);
   if (!token) return undefined;
-  const { accounts, knex } = request.server.gatehouse;
+  const { accounts } = request.server.gatehouse;
   const account = await accounts.findById(token.sub);
   if (!account || account.disabled) return undefined;
   // Issue 3's "sign out everywhere" (a password reset): tokens issued before it are void.
-  if (await issuedBeforeRevocation(knex, account.id, [token.iat])) return undefined;
+  if (issuedBefore(account.sessionsRevokedAt, [token.iat])) return undefined;
   return { user: sessionUserOf(account), token };
 }
 

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Accounts } from '../accounts/accounts.service.ts';
 import { claimsFor } from '../accounts/accounts.service.ts';
-import { issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
+import { issuedBefore, issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
 import type { Config } from '../config.ts';
 import { withSessionCallback } from '../first-party/client-metadata.ts';
 import type { ClientsRepo } from './clients.repo.ts';
@@ -87,7 +87,7 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
       const account = await accounts.findById(sub);
       if (!account || account.disabled) return undefined;
       // Tokens issued, or stemming from a sign-in, before a revocation are void (revocation.repo.ts).
-      if (token && (await issuedBeforeRevocation(knex, account.id, [token.iat, 'iiat' in token ? token.iiat : undefined, 'authTime' in token ? token.authTime : undefined]))) {
+      if (token && issuedBefore(account.sessionsRevokedAt, [token.iat, 'iiat' in token ? token.iiat : undefined, 'authTime' in token ? token.authTime : undefined])) {
         return undefined;
       }
       return {

@@ -34,7 +34,11 @@ export function createRevocationRepo(knex: Knex) {
  * session's `loginTs`) is not after the second of the account's last revocation.
  */
 export async function issuedBeforeRevocation(knex: Knex, accountId: string, instants: (number | undefined)[]): Promise<boolean> {
-  const revokedAt = await createRevocationRepo(knex).revokedAt(accountId);
+  return issuedBefore(await createRevocationRepo(knex).revokedAt(accountId), instants);
+}
+
+/** The same test for an account already loaded (its `sessionsRevokedAt`): no query. */
+export function issuedBefore(revokedAt: Date | null, instants: (number | undefined)[]): boolean {
   if (!revokedAt) return false;
   const second = revokedAt.getTime() / 1000;
   return instants.some((t) => typeof t === 'number' && t <= second);
