@@ -126,13 +126,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     app.decorate('email', await openEmail({ config, database, box, log: app.log }));
     await pages.register(selfServicePages, { config, knex, host, accounts, hasher: services.hasher, email: app.email });
     // --- issue 4: first-party sessions (/session/*, /login) ---
-    await pages.register(firstPartyRoutes, {
-      host,
-      // issue 5: captcha and brute-force throttling of POST /session/login plug in here, as a
-      // LoginGuard (src/first-party/login-guard.ts) wrapped around the password check.
-      loginGuard: (request, attempt, authenticate) =>
-        passwordLogin(request, { login: attempt.login, captchaToken: attempt.captcha, alwaysCaptcha: true, clientId: attempt.clientId }, authenticate),
-    });
+    await pages.register(firstPartyRoutes, { host });
   });
   // --- issue 3: jobs (inline worker when WORKER=inline) ---
   if (config.worker === 'inline') await app.email.work();

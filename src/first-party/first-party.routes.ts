@@ -5,7 +5,6 @@ import { ensureBuiltinClient } from './builtin-client.ts';
 import { firstPartyContext } from './context.ts';
 import { SESSION_PREFIX } from './client-metadata.ts';
 import { cookieOptions } from './cookies.ts';
-import { unguardedLogin, type LoginGuard } from './login-guard.ts';
 import { createRefreshTokensRepo, type Family } from './refresh-tokens.repo.ts';
 import { sessionRoutes } from './session.routes.ts';
 import { createSessions } from './sessions.service.ts';
@@ -13,8 +12,6 @@ import { REFRESH_TOKEN_REUSE } from '../security/events.ts';
 
 export interface FirstPartyOptions {
   host: OidcHost;
-  /** Captcha and brute-force throttling of POST /session/login (issue 5); none by default. */
-  loginGuard?: LoginGuard;
 }
 
 // A family past its absolute expiry can do nothing; its rows go a day later.
@@ -25,7 +22,7 @@ const KEEP_ENDED_MS = 24 * 60 * 60 * 1000;
  * First-party apps (issue 4): `/session/*` and the standalone `/login` page. Makes sure
  * Gatehouse's own first-party client exists (what `/login` signs in to `/account` with).
  */
-export async function firstPartyRoutes(app: FastifyInstance, { host, loginGuard = unguardedLogin }: FirstPartyOptions) {
+export async function firstPartyRoutes(app: FastifyInstance, { host }: FirstPartyOptions) {
   const { config, clients, accounts, knex } = app.gatehouse;
   const { keys, repo: firstParty } = firstPartyContext(app);
   const repo = createRefreshTokensRepo(knex);
@@ -70,7 +67,7 @@ export async function firstPartyRoutes(app: FastifyInstance, { host, loginGuard 
   });
   const cookies = cookieOptions(config);
 
-  await app.register(sessionRoutes, { prefix: SESSION_PREFIX, sessions, cookies, loginGuard });
+  await app.register(sessionRoutes, { prefix: SESSION_PREFIX, sessions, cookies });
 
   // CONTRACT.md "Hosted pages": /login is Gatehouse's own first-party sign-in, back to /account.
   app.get<{ Querystring: { return_to?: unknown } }>('/login', async (request, reply) => {

@@ -6,7 +6,6 @@ import { firstPartyContext } from './context.ts';
 import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies, type CookieOptions } from './cookies.ts';
 import { firstPartyClient } from './first-party-client.ts';
 import { NotFirstPartyError, OriginNotAllowedError, RefreshError, UnauthenticatedError } from './errors.ts';
-import type { LoginGuard } from './login-guard.ts';
 import { sessionOrigins } from './origins.ts';
 import { getSession, sessionUserOf, type SessionUser } from './session.ts';
 import type { IssuedSession, Sessions } from './sessions.service.ts';
@@ -15,7 +14,6 @@ import { sessionStartRoutes } from './session-start.routes.ts';
 export interface SessionRoutesOptions {
   sessions: Sessions;
   cookies: CookieOptions;
-  loginGuard: LoginGuard;
 }
 
 type LoginBody = { client_id?: unknown; login?: unknown; password?: unknown; captcha?: unknown };
@@ -36,7 +34,7 @@ function sessionBody(user: SessionUser, clientId: string, expiresAt: number) {
  * fetch set `referrerPolicy: 'same-origin'` on the request, which makes the browser send
  * their real Origin. CORS with credentials is granted to exactly the same origins.
  */
-export async function sessionRoutes(app: FastifyInstance, { sessions, cookies, loginGuard }: SessionRoutesOptions) {
+export async function sessionRoutes(app: FastifyInstance, { sessions, cookies }: SessionRoutesOptions) {
   const { config, accounts } = app.gatehouse;
   const { repo } = firstPartyContext(app);
 
@@ -96,9 +94,12 @@ export async function sessionRoutes(app: FastifyInstance, { sessions, cookies, l
     if (captcha !== undefined && captcha !== null && typeof captcha !== 'string') fields.captcha = 'must be a string';
     if (Object.keys(fields).length) throw new ValidationError(fields);
     const client = await firstPartyClient(app.gatehouse.clients, clientId);
-    const attempt = { clientId: client.client_id, login: login as string, ...(typeof captcha === 'string' ? { captcha } : {}) };
-    // issue 5: captcha and brute-force throttling run here, around the password check.
-    const account = await loginGuard(request, attempt, () => accounts.authenticate(login as string, password as string));
+    // The hosted login's rules (throttle, captcha, events); a JSON login verifies a captcha every time.
+    const account = await app.gatehouse.security.passwordLogin(
+      request,
+      { login: login as string, captchaToken: captcha, alwaysCaptcha: true, clientId: client.client_id },
+      () => accounts.authenticate(login as string, password as string),
+    );
     return respond(reply, await sessions.open({ accountId: account.id, clientId: client.client_id, scope: sessionScope(client) }));
   });
 
