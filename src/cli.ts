@@ -9,6 +9,7 @@ import { AppError } from './errors.ts';
 import { normalizeEmail } from './accounts/accounts.service.ts';
 import { createRevocationRepo } from './accounts/revocation/revocation.repo.ts';
 import { ACCOUNT_DISABLED, createSecurityEvents } from './security/events.ts';
+import { createLog } from './email/log.ts';
 import { outboxCommand, OutboxUsageError } from './email/outbox.cli.ts';
 import { eventsCommand, EventsUsageError } from './security/events.cli.ts';
 
@@ -115,7 +116,7 @@ async function userCommand(runtime: Runtime, args: string[]) {
       if (sub === 'disable') await createRevocationRepo(knex).revokeSessions(account.id, trx);
     });
     if (sub === 'disable') {
-      await createSecurityEvents({ knex, log: { info: () => {}, error: (obj, msg) => process.stderr.write(`${JSON.stringify({ msg, ...obj })}\n`) } }).record(ACCOUNT_DISABLED, { accountId: account.id, details: { by: 'cli' } });
+      await createSecurityEvents({ knex, log: createLog(runtime.config.logLevel, 'gatehouse-cli') }).record(ACCOUNT_DISABLED, { accountId: account.id, details: { by: 'cli' } });
     }
     out({ id: account.id, email: account.email, disabled: sub === 'disable' });
     return;

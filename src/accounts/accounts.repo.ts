@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isUuid } from '../db/uuid.ts';
 
 export interface Account {
   id: string;
@@ -80,7 +81,7 @@ export function createAccountsRepo(knex: Knex) {
     },
 
     async findById(id: string, trx: Knex = knex): Promise<Account | undefined> {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      if (!isUuid(id)) return undefined;
       const row = (await trx('accounts').where({ id }).first()) as AccountRow | undefined;
       return row ? toAccount(row) : undefined;
     },
@@ -95,11 +96,6 @@ export function createAccountsRepo(knex: Knex) {
       return row ? toAccount(row) : undefined;
     },
 
-    async existsByLogin(emailNormalized: string, usernameNormalized: string | null, trx: Knex = knex) {
-      const q = trx('accounts').where({ email_normalized: emailNormalized });
-      if (usernameNormalized) q.orWhere({ username_normalized: usernameNormalized });
-      return Boolean(await q.first('id'));
-    },
 
     async updatePasswordHash(id: string, passwordHash: string, trx: Knex = knex): Promise<void> {
       await trx('accounts').where({ id }).update({ password_hash: passwordHash, updated_at: trx.fn.now() });

@@ -22,9 +22,6 @@ const USERNAME_RE = /^[a-z0-9][a-z0-9_.-]{2,31}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
 
-export type { PasswordPolicy } from '../security/password-policy.ts';
-export { DEFAULT_PASSWORD_POLICY };
-
 export interface NewAccount {
   email: string;
   password: string;

@@ -47,8 +47,6 @@ async function serve(db: PGlite): Promise<{ port: number; close(): Promise<void>
 export interface EmbeddedDatabase {
   /** A postgres:// URL for the `pg` driver. */
   url: string;
-  /** True when this process opened the directory and serves it. */
-  owner: boolean;
   stop(): Promise<void>;
 }
 
@@ -112,7 +110,7 @@ export async function openEmbedded(
   const running = await readLock(lockFile);
   if (running) {
     if (attach === 'refuse') throw new EmbeddedInUseError(dataDir, running.pid);
-    return { url: `postgres://postgres@127.0.0.1:${running.port}/postgres`, owner: false, stop: async () => {} };
+    return { url: `postgres://postgres@127.0.0.1:${running.port}/postgres`, stop: async () => {} };
   }
 
   const db = await PGlite.create(join(dataDir, 'pgdata'));
@@ -125,7 +123,6 @@ export async function openEmbedded(
   let stopped = false;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    owner: true,
     async stop() {
       if (stopped) return;
       stopped = true;

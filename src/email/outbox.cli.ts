@@ -22,7 +22,7 @@ export class OutboxUsageError extends Error {
 const PAGE = 500;
 
 /** A message as the CLI prints it: what an operator needs, never its data (a sealed link) or bodies. */
-export function outboxLine(m: OutboxMessage) {
+function outboxLine(m: OutboxMessage) {
   return {
     id: m.id,
     to: m.toAddress,

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isUuid } from '../db/uuid.ts';
 
 export const OUTBOX_STATUSES = ['queued', 'sending', 'sent', 'failed', 'dead'] as const;
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
@@ -90,7 +91,6 @@ export interface Delivery {
   htmlBody: string | null;
 }
 
-const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
 /**
  * The e-mail outbox. Every state change after `insert` is one conditional UPDATE, so two

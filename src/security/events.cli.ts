@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { isUuid } from '../db/uuid.ts';
 import type { Runtime } from '../runtime.ts';
 import { createSecurityEvents, isSecurityEventType, SECURITY_EVENT_TYPES, type SecurityEvent } from './events.ts';
 
@@ -17,7 +18,6 @@ export class EventsUsageError extends Error {
 }
 
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE = 500;
 
 /**
@@ -58,7 +58,7 @@ export async function eventsCommand(runtime: Runtime, args: string[], write: (li
   } catch (err) {
     throw new EventsUsageError((err as Error).message);
   }
-  if (values.user !== undefined && !UUID_RE.test(values.user)) {
+  if (values.user !== undefined && !isUuid(values.user)) {
     throw new EventsUsageError(`--user: got ${JSON.stringify(values.user)}, expected an account id (a UUID)`);
   }
   if (values.type !== undefined && !isSecurityEventType(values.type)) {

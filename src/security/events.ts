@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isUuid } from '../db/uuid.ts';
 import { createSecurityEventsRepo, type SecurityEvent } from './events.repo.ts';
 
 export type { SecurityEvent } from './events.repo.ts';
@@ -78,7 +79,6 @@ export interface ListEventsOptions {
   after?: Pick<SecurityEvent, 'id' | 'createdAt'>;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const KEY_RE = /^[a-zA-Z][a-zA-Z0-9_]{0,39}$/;
 // A key is refused when any of its words (camelCase or snake_case) names a secret or something
 // that carries one: `newPassword`, `refresh_token`, `authorizationCode`, `apiKey`, `setCookie`.
@@ -165,7 +165,7 @@ export function createSecurityEvents({ knex, log, now = Date.now }: SecurityEven
   return {
     /** Logs and stores one event. */
     async record(type: SecurityEventType, context: SecurityEventContext = {}): Promise<void> {
-      const accountId = typeof context.accountId === 'string' && UUID_RE.test(context.accountId) ? context.accountId.toLowerCase() : null;
+      const accountId = typeof context.accountId === 'string' && isUuid(context.accountId) ? context.accountId.toLowerCase() : null;
       const ip = typeof context.ip === 'string' && context.ip ? clean(context.ip, MAX_IP) : null;
       const userAgent = typeof context.userAgent === 'string' && context.userAgent ? clean(context.userAgent, MAX_USER_AGENT) : null;
       const details = sanitizeDetails(context.details);
@@ -179,7 +179,7 @@ export function createSecurityEvents({ knex, log, now = Date.now }: SecurityEven
 
     /** Events newest first, filtered by account, type and time; one page of `limit`. */
     async list({ accountId, type, since, limit = 100, after }: ListEventsOptions = {}): Promise<SecurityEvent[]> {
-      if (accountId !== undefined && !UUID_RE.test(accountId)) return [];
+      if (accountId !== undefined && !isUuid(accountId)) return [];
       return repo.list({ accountId, type, since, before: after, limit: Math.min(Math.max(1, Math.floor(limit)), 1000) });
     },
 

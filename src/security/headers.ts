@@ -1,14 +1,10 @@
 import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
+import type { CaptchaWidget } from './captcha.ts';
 
-/** What a captcha widget needs the CSP to allow (src/security/captcha.ts, per provider). */
-export interface CaptchaCsp {
-  scriptSrc: string[];
-  frameSrc: string[];
-  styleSrc: string[];
-  connectSrc: string[];
-}
+/** What a captcha widget needs the CSP to allow (per provider, src/security/captcha.ts). */
+type CaptchaCsp = CaptchaWidget['csp'];
 
 /**
  * Browser hardening for the pages Fastify renders (ASVS V3.4): a strict CSP with no inline
