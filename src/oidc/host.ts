@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type Provider from 'oidc-provider';
 import type { SecretBox } from '../security/secret-box.ts';
-import { loadSigningJwks } from './keys.ts';
+import { loadSigningJwks, signingKeysVersion } from './keys.ts';
 import { createProvider, type ProviderDeps } from './provider.ts';
 
 /**
@@ -31,8 +31,9 @@ export async function createOidcHost(
   let callback!: ReturnType<Provider['callback']>;
 
   async function refresh() {
+    // Every poll asks only which keys are published; they are decrypted when that changes.
+    if ((await signingKeysVersion(deps.knex, deps.config.retiredKeyGraceSeconds)) === version) return false;
     const jwks = await loadSigningJwks(deps.knex, deps.box, deps.config.retiredKeyGraceSeconds);
-    if (jwks.version === version) return false;
     provider = createProvider({ ...deps, jwks: jwks.keys });
     deps.configure?.(provider);
     callback = provider.callback();

@@ -57,17 +57,25 @@ export async function rotateSigningKeys(knex: Knex, box: SecretBox) {
   });
 }
 
-/**
- * The private JWKS for oidc-provider: active keys first (newest first, so they sign), then
- * keys retired within the grace period, marked verify-only.
- */
-export async function loadSigningJwks(knex: Knex, box: SecretBox, retiredKeyGraceSeconds: number) {
-  const rows = (await knex('signing_keys')
+const publishedKeys = (knex: Knex, retiredKeyGraceSeconds: number) =>
+  knex('signing_keys')
     .whereNull('retired_at')
     .orWhere('retired_at', '>', knex.raw(`now() - make_interval(secs => ?)`, [retiredKeyGraceSeconds]))
-    .orderByRaw('retired_at is not null, created_at desc')) as KeyRow[];
+    .orderByRaw('retired_at is not null, created_at desc');
+
+/** A string that changes whenever the published set of keys changes (cheap: nothing is decrypted). */
+export async function signingKeysVersion(knex: Knex, retiredKeyGraceSeconds: number): Promise<string> {
+  const rows = (await publishedKeys(knex, retiredKeyGraceSeconds).select('kid', 'retired_at')) as Pick<KeyRow, 'kid' | 'retired_at'>[];
+  return rows.map((r) => `${r.kid}:${r.retired_at ? 'r' : 'a'}`).join(',');
+}
+
+/**
+ * The private JWKS for oidc-provider: active keys first (newest first, so they sign), then
+ * keys retired within the grace period, which verify what they signed but sign nothing new.
+ */
+export async function loadSigningJwks(knex: Knex, box: SecretBox, retiredKeyGraceSeconds: number) {
+  const rows = (await publishedKeys(knex, retiredKeyGraceSeconds)) as KeyRow[];
   return {
-    /** A string that changes whenever the set of keys changes. */
     version: rows.map((r) => `${r.kid}:${r.retired_at ? 'r' : 'a'}`).join(','),
     keys: rows.map((r) => JSON.parse(box.open(r.private_jwk_enc)) as JWK),
   };
