@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { AppError, ValidationError } from '../errors.ts';
 import type { ClientMetadata, ClientsRepo } from './clients.repo.ts';
+import { clientMetadataProblems, describeProblems } from './client-rules.ts';
+import { SCOPES } from './provider.ts';
 
 export interface NewClient {
   name: string;
@@ -28,13 +30,7 @@ export async function registerClient(
 ): Promise<ClientMetadata> {
   const grantTypes = input.grantTypes?.length ? input.grantTypes : ['authorization_code', 'refresh_token'];
   const redirectUris = input.redirectUris ?? [];
-  const fields: Record<string, string> = {};
-  if (!input.name?.trim()) fields.name = 'a client needs a name';
-  if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
-    fields.redirect_uris = 'authorization_code needs at least one redirect URI';
-  }
-  if (input.public && grantTypes.includes('client_credentials')) fields.grant_types = 'a public client cannot use client_credentials';
-  if (Object.keys(fields).length) throw new ValidationError(fields, Object.values(fields).join('; '));
+  if (!input.name?.trim()) throw new ValidationError({ client_name: 'a client needs a name' }, 'client_name: a client needs a name');
 
   const metadata: ClientMetadata = {
     client_id: randomBytes(12).toString('base64url'),
@@ -49,6 +45,8 @@ export async function registerClient(
   };
   if (input.backchannelLogoutUri) metadata.backchannel_logout_uri = input.backchannelLogoutUri;
   if (!input.public) metadata.client_secret = randomBytes(32).toString('base64url');
+  const problems = clientMetadataProblems(metadata, { scopes: SCOPES, issuer: provider.issuer });
+  if (Object.keys(problems).length) throw new ValidationError(problems, describeProblems(problems));
 
   try {
     await provider.Client.validate(metadata);

@@ -7,6 +7,7 @@ import { issuedBefore, issuedBeforeRevocation } from '../accounts/revocation/rev
 import type { Config } from '../config.ts';
 import { withSessionCallback } from '../first-party/client-metadata.ts';
 import type { ClientsRepo } from './clients.repo.ts';
+import { clientMetadataProblems, describeProblems } from './client-rules.ts';
 import type { AdapterFactory } from './adapters/types.ts';
 
 /** Renders a view of `views/` to an HTML string (the app's @fastify/view instance). */
@@ -130,7 +131,19 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
     },
     extraClientMetadata: {
       properties: EXTRA_CLIENT_METADATA,
-      validator(ctx, key, value) {
+      validator(ctx, key, value, metadata) {
+        if (key === 'first_party') {
+          // Called once per extra property: the first one checks the whole client. Registration
+          // gets every rule (client-rules.ts); a stored client loading is held to the one a
+          // token depends on, so a client stored before a rule existed still loads.
+          const problems = clientMetadataProblems(metadata as Record<string, unknown>, { scopes: SCOPES, issuer: config.issuer });
+          const blocking = isRegistrationRequest(ctx) ? problems : problems.grant_types ? { grant_types: problems.grant_types } : {};
+          if (blocking.redirect_uris || blocking.post_logout_redirect_uris) {
+            // RFC 7591 §3.2.2: redirect URI problems have their own code (its fixed text replaced).
+            throw Object.assign(new errors.InvalidRedirectUri(), { error_description: describeProblems(blocking) });
+          }
+          if (Object.keys(blocking).length) throw new errors.InvalidClientMetadata(describeProblems(blocking));
+        }
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('first_party must be a boolean');
         }
