@@ -150,3 +150,14 @@ export const defaults = {
 
 /** The secret used when `SECRETS` is unset. Production refuses to start with it. */
 export const DEV_SECRET = 'gatehouse-development-secret-do-not-use-in-production';
+
+/**
+ * Secrets that appear in this repository (the development default, samples in the compose file
+ * of earlier versions and in the docs). Anyone can read them, so production refuses each one;
+ * test/ops/config.test.ts checks that every SECRETS value written in the repository is here.
+ */
+export const PUBLISHED_SECRETS: readonly string[] = [
+  DEV_SECRET,
+  'compose-local-only-secret-replace-me-0123456789',
+  'replace-me-with-32-or-more-random-characters',
+];

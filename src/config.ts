@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { defaults, DEV_SECRET } from '../config/defaults.ts';
+import { defaults, DEV_SECRET, PUBLISHED_SECRETS } from '../config/defaults.ts';
 
 /**
  * The one place that reads the environment (CONTRACT.md, "Configuration"). Every variable
@@ -161,6 +161,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     }
     if (devFeatures) problems.push('DEV_FEATURES: got "true", expected false when NODE_ENV=production');
     if (secrets.includes(DEV_SECRET)) problems.push('SECRETS: got nothing, expected your own secrets when NODE_ENV=production');
+    else if (secrets.some((s) => PUBLISHED_SECRETS.includes(s))) {
+      problems.push('SECRETS: got a sample secret published in Gatehouse\'s repository, expected your own secrets when NODE_ENV=production');
+    }
   }
   if (problems.length) throw new ConfigError(problems);
 

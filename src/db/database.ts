@@ -54,8 +54,23 @@ export async function openDatabase(
   };
 }
 
-/** Apply pending migrations; returns the names applied. */
+// Any fixed 64-bit number of our own: the key of the advisory lock migrations run under.
+const MIGRATION_LOCK_KEY = 7_242_011_934;
+
+/**
+ * Apply pending migrations; returns the names applied. Safe when several instances start at
+ * once (`docker compose up --scale app=3`, a rolling upgrade): knex's own lock makes all but one
+ * fail with "Migration table is already locked", so each first waits for a Postgres advisory
+ * lock, held on a connection of its own, and the later ones then find nothing to do.
+ */
 export async function migrate(knex: Knex): Promise<string[]> {
-  const [, applied] = (await knex.migrate.latest(migrationConfig())) as [number, string[]];
-  return applied;
+  const connection = await knex.client.acquireConnection();
+  try {
+    await connection.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const [, applied] = (await knex.migrate.latest(migrationConfig())) as [number, string[]];
+    return applied;
+  } finally {
+    await connection.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await knex.client.releaseConnection(connection);
+  }
 }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 function problems(env: Record<string, string>) {
@@ -51,6 +53,23 @@ describe('configuration', () => {
     assert.ok(found.some((p) => p.startsWith('SECRETS:')));
     const ok = loadConfig({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', SECRETS: 'x'.repeat(40) });
     assert.equal(ok.devFeatures, false);
+  });
+
+  test('production refuses every secret written in this repository (samples in the compose file and docs)', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const files = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' }).split('\n').filter((f) => /\.(ya?ml|md|ts|json|env|sh|example)$|Dockerfile/.test(f));
+    const published = new Set<string>();
+    for (const file of files) {
+      const text = readFileSync(`${root}/${file}`, 'utf8');
+      // SECRETS=value, SECRETS: 'value', and compose defaults ${SECRETS:-value}.
+      for (const m of text.matchAll(/\bSECRETS\b["']?\s*[:=]-?\s*["']?([A-Za-z0-9_+/=.-]{32,})/g)) published.add(m[1]!);
+      for (const m of text.matchAll(/DEV_SECRET = '([^']+)'/g)) published.add(m[1]!);
+    }
+    assert.ok(published.size >= 1, 'the development secret at least is written in the repository');
+    for (const secret of published) {
+      const found = problems({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', SECRETS: `${'n'.repeat(40)},${secret}` });
+      assert.ok(found.some((p) => p.startsWith('SECRETS:')), `production accepts the published secret ${secret}`);
+    }
   });
 
   test('npm start with a bad value exits non-zero with one line naming the variable', async () => {
