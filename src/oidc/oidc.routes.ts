@@ -2,6 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OidcHost } from './host.ts';
 import { OIDC_ROUTES } from './provider.ts';
 
+/** Endpoints that take a form POST as the same request as a GET (see below). */
+const POST_AS_GET = new Set<string>([OIDC_ROUTES.authorization, OIDC_ROUTES.end_session]);
+
 /**
  * Forwards the provider's own routes, and only those, to its Koa app. The provider reads
  * request bodies itself, so this scope has no body parser: Fastify leaves the stream alone.
@@ -23,6 +26,23 @@ export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHos
     paths.add(`${path}/*`);
   }
   for (const url of paths) {
-    app.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD'], url, handler: forward, exposeHeadRoute: false });
+    const methods = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD'].filter((m) => !(m === 'POST' && POST_AS_GET.has(url)));
+    app.route({ method: methods, url, handler: forward, exposeHeadRoute: false });
   }
+
+  // OIDC Core §3.1.2.1 and RP-Initiated Logout §2: the authorization and end-session endpoints
+  // take POST (form-encoded) as well as GET. oidc-provider offers POST only with the session
+  // cookie at SameSite=None (a cross-site POST carries no Lax cookie), which would weaken the
+  // cookie everywhere and break plain-http development. Instead the form becomes the same
+  // request as GET: a 303 carries the parameters to the GET endpoint, a top-level navigation
+  // that SameSite=Lax cookies go with.
+  await app.register(async (post) => {
+    post.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 32 * 1024 }, (_req, body, done) => done(null, body));
+    for (const url of POST_AS_GET) {
+      post.post<{ Body: string }>(url, async (request, reply) => {
+        const params = new URLSearchParams(typeof request.body === 'string' ? request.body : '');
+        return reply.redirect(`${url}?${params}`, 303);
+      });
+    }
+  });
 }

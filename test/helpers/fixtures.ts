@@ -61,7 +61,7 @@ export async function authorize(
   server: TestServer,
   config: oidc.Configuration,
   user: { email: string; password: string },
-  { scope = 'openid email profile', browser = new Browser(), extra = {} as Record<string, string> } = {},
+  { scope = 'openid email profile', browser = new Browser(), extra = {} as Record<string, string>, method = 'GET' as 'GET' | 'POST' } = {},
 ): Promise<AuthorizationResult> {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
@@ -75,7 +75,11 @@ export async function authorize(
     ...extra,
   });
   const atCallback = (u: string) => u.startsWith(redirectUri);
-  const loginPage = await browser.follow(url.toString(), {}, atCallback);
+  // OIDC Core §3.1.2.1: the same request as a form POST when asked.
+  const loginPage =
+    method === 'POST'
+      ? await browser.follow(`${url.origin}${url.pathname}`, { form: Object.fromEntries(url.searchParams) }, atCallback)
+      : await browser.follow(url.toString(), {}, atCallback);
   if (loginPage.status !== 200) throw new Error(`expected the login page, got ${loginPage.status}: ${loginPage.body.slice(0, 300)}`);
   let page = await browser.submit(loginPage, { login: user.email, password: user.password }, { field: 'login', stopAt: atCallback });
   // Signing in as someone else than the browser's current user first asks to sign that user
