@@ -11,6 +11,8 @@ import { createRevocationRepo } from './accounts/revocation/revocation.repo.ts';
 import { ACCOUNT_DISABLED, createSecurityEvents } from './security/events.ts';
 import { createLog } from './email/log.ts';
 import { outboxCommand, OutboxUsageError } from './email/outbox.cli.ts';
+import { enqueueEmail } from './jobs/email.jobs.ts';
+import { openJobQueue } from './jobs/queue.ts';
 import { eventsCommand, EventsUsageError } from './security/events.cli.ts';
 
 /**
@@ -143,6 +145,16 @@ async function userCommand(runtime: Runtime, args: string[]) {
   out({ id: account.id, email: account.email, username: account.username, roles: account.roles, email_verified: account.emailVerifiedAt !== null });
 }
 
+/** One send job on the job store (`outbox retry`): a running worker sends it at once. */
+async function enqueueEmailOnce(runtime: Runtime, messageId: string) {
+  const queue = await openJobQueue({ config: runtime.config, database: runtime.database, log: createLog(runtime.config.logLevel, 'gatehouse-cli') });
+  try {
+    await enqueueEmail(queue, messageId);
+  } finally {
+    await queue.close();
+  }
+}
+
 async function run(argv: string[]) {
   const [command, ...args] = argv;
   if (!command || command === 'help' || command === '--help') {
@@ -166,7 +178,7 @@ async function run(argv: string[]) {
         break;
       // --- issue 3: case 'outbox' ---
       case 'outbox':
-        await outboxCommand(runtime, args).catch((err: Error) => {
+        await outboxCommand(runtime, args, (id) => enqueueEmailOnce(runtime, id)).catch((err: Error) => {
           throw err instanceof OutboxUsageError ? new UsageError(err.message) : err;
         });
         break;

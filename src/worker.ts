@@ -1,16 +1,33 @@
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
-import { openEmail, type Email } from './email/email.ts';
+import { createEmail } from './email/email.ts';
 import { createLog } from './email/log.ts';
 import type { Log } from './email/outbox.service.ts';
+import type { Mailer } from './email/mailer.ts';
+import { openJobs } from './jobs/jobs.ts';
+import { closeOnSignals } from './ops/shutdown.ts';
 import { loadConfigOrExit, openRuntime } from './runtime.ts';
 import { createSecretBox } from './security/secret-box.ts';
+import { createSecurityEvents } from './security/events.ts';
 
-/** The job worker: sends and re-sends e-mail from the outbox. `npm run worker`, or inside a test. */
-export async function startWorker({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<Email> {
-  const email = await openEmail({ config, database, box: createSecretBox(config.secrets), log });
-  await email.work();
-  return email;
+export interface Worker {
+  mailer: Mailer;
+  close(): Promise<void>;
+}
+
+/** The job worker: sends and re-sends e-mail from the outbox, and runs the sweeps. `npm run worker`, or inside a test. */
+export async function startWorker({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<Worker> {
+  const { knex } = database;
+  const email = createEmail({ config, knex, box: createSecretBox(config.secrets), log });
+  const jobs = await openJobs({ config, database, log, outbox: email.outbox, events: createSecurityEvents({ knex, log }) });
+  await jobs.work();
+  return {
+    mailer: email.mailer,
+    async close() {
+      await jobs.close();
+      email.close();
+    },
+  };
 }
 
 /** `npm run worker`: the jobs alone, for deployments that run the web process with WORKER=off. */
@@ -22,19 +39,15 @@ async function main() {
   const worker = await startWorker({ config, database: runtime.database, log });
   log.info({ jobs: config.jobsBackend, transport: worker.mailer.kind, resendCron: config.emailResendCron }, 'Gatehouse worker is ready');
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    log.info({ signal }, 'worker shutting down');
-    const force = setTimeout(() => process.exit(1), config.jobs.drainMs + 5_000);
-    force.unref();
-    await worker.close();
-    await runtime.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  closeOnSignals({
+    log,
+    what: 'worker',
+    timeoutMs: config.jobs.drainMs + 5_000,
+    close: async () => {
+      await worker.close();
+      await runtime.close();
+    },
+  });
 }
 
 if (import.meta.main) {

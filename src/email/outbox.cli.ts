@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
 import { AppError, NotFoundError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { openJobs } from './jobs.ts';
-import { createLog } from './log.ts';
 import { createOutboxRepo, OUTBOX_STATUSES, type OutboxMessage, type OutboxStatus } from './outbox.repo.ts';
 
 /**
@@ -40,7 +38,8 @@ function outboxLine(m: OutboxMessage) {
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
-export async function outboxCommand(runtime: Runtime, args: string[]): Promise<void> {
+/** `enqueueEmail`: puts the send job of one message on the job store (src/jobs/email.jobs.ts). */
+export async function outboxCommand(runtime: Runtime, args: string[], enqueueEmail: (messageId: string) => Promise<void>): Promise<void> {
   const repo = createOutboxRepo(runtime.database.knex);
   if (args[0] === 'retry') {
     const [, id, ...extra] = args;
@@ -51,12 +50,7 @@ export async function outboxCommand(runtime: Runtime, args: string[]): Promise<v
     if (!requeued) throw new AppError('OUTBOX_NOT_RETRYABLE', 409, `outbox message ${id} is ${found.status}; only dead or failed messages are retried`);
     // Enqueued now, a running worker sends it at once; with none running it waits for one, and
     // if enqueueing fails the resend job still finds it queued.
-    const jobs = await openJobs({ config: runtime.config, database: runtime.database, log: createLog(runtime.config.logLevel, 'gatehouse-cli') });
-    try {
-      await jobs.enqueueEmail(id);
-    } finally {
-      await jobs.close();
-    }
+    await enqueueEmail(id);
     print(outboxLine(requeued));
     return;
   }

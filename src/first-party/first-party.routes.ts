@@ -14,10 +14,6 @@ export interface FirstPartyOptions {
   host: OidcHost;
 }
 
-// A family past its absolute expiry can do nothing; its rows go a day later.
-const SWEEP_EVERY_MS = 60 * 60 * 1000;
-const KEEP_ENDED_MS = 24 * 60 * 60 * 1000;
-
 /**
  * First-party apps (issue 4): `/session/*` and the standalone `/login` page. Makes sure
  * Gatehouse's own first-party client exists (what `/login` signs in to `/account` with).
@@ -75,10 +71,4 @@ export async function firstPartyRoutes(app: FastifyInstance, { host }: FirstPart
     const start = new URLSearchParams({ client_id: builtinClientId, return_to: returnTo });
     return reply.header('cache-control', 'no-store').redirect(`${SESSION_PREFIX}/start?${start}`, 303);
   });
-
-  const sweep = setInterval(() => {
-    repo.deleteEnded(new Date(Date.now() - KEEP_ENDED_MS)).catch((err) => app.log.warn({ err }, 'first-party session sweep failed'));
-  }, SWEEP_EVERY_MS);
-  sweep.unref();
-  app.addHook('onClose', async () => clearInterval(sweep));
 }

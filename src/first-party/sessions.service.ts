@@ -192,3 +192,11 @@ export function createSessions(deps: SessionsDeps) {
 }
 
 export type Sessions = ReturnType<typeof createSessions>;
+
+/** A family past its absolute expiry can do nothing; its rows go this long after. */
+export const KEEP_ENDED_MS = 24 * 60 * 60 * 1000;
+
+/** Deletes first-party sessions that ended more than KEEP_ENDED_MS ago (the sweep job); returns how many. */
+export function deleteEndedSessions(repo: Pick<RefreshTokensRepo, 'deleteEnded'>, now = Date.now()): Promise<number> {
+  return repo.deleteEnded(new Date(now - KEEP_ENDED_MS));
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { RESEND_FAILED_EMAIL } from '../../src/email/jobs.ts';
+import { RESEND_FAILED_EMAIL } from '../../src/jobs/email.jobs.ts';
 import type { OutboxMessage } from '../../src/email/outbox.repo.ts';
 import { Browser } from '../helpers/browser.ts';
 import { runCli } from '../helpers/cli.ts';

@@ -24,6 +24,8 @@ export interface SelfServiceOptions {
   accounts: Accounts;
   hasher: PasswordHasher;
   email: Email;
+  /** Enqueues the send job of an outbox message (src/jobs/email.jobs.ts). */
+  enqueueEmail: (messageId: string) => Promise<void>;
 }
 
 /** What each flow's routes receive. */
@@ -46,13 +48,13 @@ const INTERACTION_PAGE = /^\/interaction\/([A-Za-z0-9_-]{8,64})(?:\/login)?(?:\?
  * the account page, and the dev mailbox. A fastify-plugin, because the login-page locals hook
  * must reach the interaction routes registered beside it.
  */
-async function selfServicePages(app: FastifyInstance, { config, knex, host, accounts, hasher, email }: SelfServiceOptions) {
+async function selfServicePages(app: FastifyInstance, { config, knex, host, accounts, hasher, email, enqueueEmail }: SelfServiceOptions) {
   const selfService = createSelfService({
     knex,
     accounts,
     hasher,
     outbox: email.outbox,
-    enqueueEmail: (id) => email.jobs.enqueueEmail(id),
+    enqueueEmail,
     config,
     log: app.log,
   });

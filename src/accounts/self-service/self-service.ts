@@ -12,7 +12,7 @@ export interface SelfServiceDeps {
   accounts: Accounts;
   hasher: PasswordHasher;
   outbox: Outbox;
-  /** Enqueues the send job of an outbox message (src/email/jobs.ts). */
+  /** Enqueues the send job of an outbox message (src/jobs/email.jobs.ts). */
   enqueueEmail: (messageId: string) => Promise<void>;
   config: Pick<Config, 'email'>;
   log: Log;

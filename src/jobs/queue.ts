@@ -4,26 +4,36 @@ import { Agenda, type AgendaBackend, type Job } from 'agenda';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
-import type { Log, Outbox } from './outbox.service.ts';
-
-/** Sends one outbox message. Payload: `{ messageId }`, the outbox id and nothing else. */
-export const SEND_EMAIL = 'send-email';
-/** Runs on EMAIL_RESEND_CRON: sends what failed and is due, and what a dead worker left behind. */
-export const RESEND_FAILED_EMAIL = 'resend-failed-email';
+import type { Log } from '../email/outbox.service.ts';
 
 /** Agenda's table when JOBS_BACKEND=postgres, created by migrations/20261124000200_email.ts. */
 export const AGENDA_TABLE = 'agenda_jobs';
 
-export interface SendEmailData {
-  messageId: string;
+export interface JobOptions {
+  /** At most this many of this job at once in one worker (Agenda's default otherwise). */
+  concurrency?: number;
+  /** Remove a one-off job's row once it completed. */
+  removeOnComplete?: boolean;
 }
 
-export interface Jobs {
+/**
+ * Agenda on the configured job store (JOBS_BACKEND), for any kind of job: what to run is
+ * `define`d by the modules that own the work (src/jobs/jobs.ts lists them).
+ */
+export interface JobQueue {
   readonly agenda: Agenda;
-  /** Enqueue sending one outbox message (after the transaction that recorded it committed). */
-  enqueueEmail(messageId: string): Promise<void>;
-  /** Start working: run the jobs of this process (WORKER=inline, or `npm run worker`). */
-  work(outbox: Outbox): Promise<void>;
+  /** The handler of jobs named `name`; it gets the job's data and a way to renew its lock. */
+  define<T>(name: string, handler: (data: T, job: { touch(): Promise<void> }) => Promise<unknown>, options?: JobOptions): void;
+  /**
+   * Runs `name` on `interval` (a cron expression, or milliseconds) once per deployment: one
+   * schedule exists however many processes ask, and one worker at a time runs it. Applied
+   * when this process starts working; the first run is one interval after the schedule is made.
+   */
+  every(interval: string | number, name: string): void;
+  /** Enqueue one run of `name` now. */
+  now<T>(name: string, data: T): Promise<void>;
+  /** Start working: run the defined jobs in this process (WORKER=inline, or `npm run worker`). */
+  work(): Promise<void>;
   /** Stop working (waiting a little for running jobs) and close the job store connection. */
   close(): Promise<void>;
   /** Resolves when the job store answers (for /readyz). */
@@ -68,11 +78,11 @@ async function mongoStore(url: string): Promise<Store> {
 }
 
 /**
- * Agenda 6 on the configured job store (JOBS_BACKEND). Every process that records e-mail opens
- * it to enqueue; a worker also `work`s. The store's connection is checked here, before Agenda
- * connects on its own (a failure there would be an unhandled rejection, not an error to report).
+ * Agenda 6 on the configured job store. Every process that enqueues opens it; a worker also
+ * `work`s. The store's connection is checked here, before Agenda connects on its own (a failure
+ * there would be an unhandled rejection, not an error to report).
  */
-export async function openJobs({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<Jobs> {
+export async function openJobQueue({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<JobQueue> {
   const store = config.jobsBackend === 'mongodb' ? await mongoStore(config.mongodbUrl!) : await postgresStore(database, log);
   const agenda = new Agenda({
     backend: store.backend,
@@ -98,6 +108,7 @@ export async function openJobs({ config, database, log }: { config: Config; data
 
   let working = false;
   let closed = false;
+  const schedules: { interval: string | number; name: string }[] = [];
   // Handlers running in this process, awaited on close. (Agenda's own drain() misses jobs that
   // remove themselves on completion and always waits out its timeout.)
   const running = new Set<Promise<unknown>>();
@@ -113,34 +124,39 @@ export async function openJobs({ config, database, log }: { config: Config; data
     agenda,
     ping: () => store.ping(),
 
-    async enqueueEmail(messageId) {
-      await agenda.now<SendEmailData>(SEND_EMAIL, { messageId });
+    define(name, handler, options = {}) {
+      agenda.define(
+        name,
+        async (job: Job) => {
+          await tracked(handler(job.attrs.data as never, { touch: () => job.touch() }));
+        },
+        { lockLifetime: config.jobs.lockLifetimeMs, ...options },
+      );
     },
 
-    async work(outbox) {
-      agenda.define<SendEmailData>(
-        SEND_EMAIL,
-        async (job: Job<SendEmailData>) => {
-          await tracked(outbox.deliver(job.attrs.data.messageId));
-        },
-        { lockLifetime: config.jobs.lockLifetimeMs, removeOnComplete: true },
-      );
-      agenda.define(
-        RESEND_FAILED_EMAIL,
-        async (job: Job) => {
-          // Each message can take a whole SMTP conversation: renew the job's lock between them.
-          await tracked(outbox.deliverDue({ onEach: () => job.touch() }));
-        },
-        { lockLifetime: config.jobs.lockLifetimeMs, concurrency: 1 },
-      );
+    every(interval, name) {
+      schedules.push({ interval, name });
+    },
+
+    async now(name, data) {
+      await agenda.now(name, data);
+    },
+
+    async work() {
       if (announcing && channel) {
         // Agenda.start connects the channel itself.
         await channel.disconnect();
         announcing = false;
       }
       await agenda.start();
-      // A "single" job: however many workers call this, one schedule exists, run by one at a time.
-      await agenda.every(config.emailResendCron, RESEND_FAILED_EMAIL, undefined, { skipImmediate: true });
+      for (const s of schedules) {
+        // A schedule already there stays as it is: making it again would put its next run one
+        // whole interval after this start, so processes restarted often would never reach it.
+        const { jobs } = await agenda.queryJobs({ name: s.name });
+        if (jobs.some((j) => j.type === 'single' && String(j.repeatInterval) === String(s.interval) && j.nextRunAt)) continue;
+        // A "single" job: however many workers call this, one schedule exists, run by one at a time.
+        await agenda.every(s.interval, s.name, undefined, { skipImmediate: true });
+      }
       working = true;
     },
 
@@ -150,7 +166,7 @@ export async function openJobs({ config, database, log }: { config: Config; data
       if (working) {
         // Nothing new starts, and jobs locked here but not started are released to other workers.
         await agenda.stop(false);
-        // Running sends finish, or past drainMs are left to their outbox lease.
+        // Running jobs finish, or past drainMs are left to be run again (e-mail: to its outbox lease).
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([Promise.allSettled([...running]), new Promise((resolve) => (timer = setTimeout(resolve, config.jobs.drainMs)))]);
         clearTimeout(timer);
