@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { defaults, DEV_SECRET, PUBLISHED_SECRETS } from '../config/defaults.ts';
 
@@ -7,7 +8,25 @@ import { defaults, DEV_SECRET, PUBLISHED_SECRETS } from '../config/defaults.ts';
  * is optional; a bad value is reported with the variable, what it got and what it accepts.
  */
 
-const CRON_FIELD = /^[\d*/,-]+$/;
+const CRON_ACCEPTS =
+  'a cron expression of 5 fields (minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-7), or 6 with seconds first, such as "*/5 * * * *"';
+
+/**
+ * Why `v` is not a schedule the job runner can keep, or undefined when it is. The runner
+ * (Agenda) reads the expression with cron-parser, so the same parser checks it here, and
+ * computes a first run as Agenda will. The field count is ours: cron-parser would fill in
+ * missing fields (`*` alone passes), and its strict mode wants exactly 6.
+ */
+function cronProblem(v: string): string | undefined {
+  const fields = v.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) return `it has ${fields} field${fields === 1 ? '' : 's'}`;
+  try {
+    CronExpressionParser.parse(v.trim()).next();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/\s+/g, ' ');
+  }
+}
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const url = (protocols: string[]) =>
@@ -35,10 +54,10 @@ const envSchema = z.object({
   WORKER: z.enum(['inline', 'off']).default('inline'),
   EMAIL_RESEND_CRON: z
     .string()
-    .refine((v) => {
-      const f = v.trim().split(/\s+/);
-      return (f.length === 5 || f.length === 6) && f.every((x) => CRON_FIELD.test(x));
-    }, 'a cron expression of 5 or 6 fields')
+    .superRefine((v, ctx) => {
+      const problem = cronProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${CRON_ACCEPTS} (${problem})` });
+    })
     .default('*/5 * * * *'),
   CAPTCHA_PROVIDER: z.enum(['none', 'recaptcha', 'hcaptcha', 'turnstile']).default('none'),
   CAPTCHA_SITE_KEY: z.string().min(1).optional(),

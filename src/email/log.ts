@@ -1,12 +1,11 @@
-import type { Log } from './outbox.service.ts';
+import { pino, type Logger } from 'pino';
 
-const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
-
-/** JSON lines on stderr in pino's shape, for processes without a Fastify logger (worker, CLI). */
-export function createLog(level: string, name: string): Log {
-  const min = LEVELS[level as keyof typeof LEVELS] ?? LEVELS.info;
-  const write = (lvl: number) => (obj: object, msg?: string) => {
-    if (lvl >= min) process.stderr.write(`${JSON.stringify({ level: lvl, time: Date.now(), pid: process.pid, name, ...obj, msg })}\n`);
-  };
-  return { info: write(LEVELS.info), warn: write(LEVELS.warn), error: write(LEVELS.error) };
+/**
+ * The log of a process without a Fastify server (the worker, the CLI): pino, as the server
+ * logs, so every process writes the same JSON lines. On stderr (fd 2), because the CLI's
+ * stdout is its answer, one JSON object and nothing else (CONTRACT.md); written synchronously,
+ * so a CLI that exits right after a line has still written it.
+ */
+export function createLog(level: string, name: string): Logger {
+  return pino({ name, level }, pino.destination({ fd: 2, sync: true }));
 }

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { normalizeEmail } from '../accounts/accounts.service.ts';
 import { UnavailableError } from '../errors.ts';
 import { sha256 } from './secret-box.ts';
@@ -11,15 +12,32 @@ import { sha256 } from './secret-box.ts';
  * locked for a while. Thresholds live in `config/defaults.ts` (`throttle`).
  *
  * Parallel attempts must not slip past the limit, so an attempt is counted when it is admitted,
- * not when its password turns out wrong: `check` atomically takes a slot and counts it as a
- * failure in advance; `recordSuccess` gives it back (and clears the account's count),
+ * not when its password turns out wrong: `check` takes a slot (an atomic consume on the
+ * account and on the IP; one refused gives both back) and counts it as a failure in advance; `recordSuccess` gives it back (and clears the account's count),
  * `release` gives it back when the password was never checked (a refused captcha), and
  * `recordFailure` confirms it and sets the lock when the limit is reached. Twenty requests
  * fired at once therefore get exactly `lockAfter` password checks, not twenty.
  *
- * Redis (REDIS_URL) makes the counts shared by every process, each step one Lua script; the
- * memory store is for a single development process. A store that does not answer is a 503,
- * never an open door.
+ * The counting is rate-limiter-flexible's: per scope a `count` limiter (points = lockAfter, the
+ * window from the first point; `consume` is one atomic script in Redis, one synchronous step
+ * in memory) and a `lock` limiter whose key exists while the scope is locked. Redis
+ * (REDIS_URL) shares the counts between processes; memory is for one development process. A
+ * store that does not answer is a 503, never an open door (hence no `insuranceLimiter`).
+ *
+ * What is written here although the library has something like it, and why:
+ * - The lock is not the library's `blockDuration`: that blocks a key when the (lockAfter+1)th
+ *   consume is refused, and this lock is set by the lockAfter-th *confirmed* failure (so the
+ *   ACCOUNT_LOCKED event fires once, for the failure that locked, and a refused captcha never
+ *   locks). The `lock` limiter has one point: its first consume wins, like SET NX.
+ * - Not `RateLimiterUnion`: it takes one key for all its limiters (ours differ: account, IP)
+ *   and keeps the points of a refused attempt, which here are given back.
+ * - `giveBack` clamps at zero, which `reward` (a plain DECRBY) does not.
+ * - The progressive delay is not `execEvenly` (which spreads allowed actions over the window):
+ *   it grows with the account's failures; nor ExpressBruteFlexible, an Express middleware.
+ *
+ * Redis keys: `<prefix>throttle:count:{account:<sha256>}`, `<prefix>throttle:lock:{…}`, and
+ * the same for `{ip:<address>}`. Every call here takes one key; the hash tag keeps a scope's
+ * count and lock in one Redis Cluster slot for any that takes both (one DEL, a MULTI).
  */
 
 /** One scope's limits (the account, or the client IP). */
@@ -97,42 +115,10 @@ export interface LoginThrottleDeps {
   /** Redis key prefix (`config.redisPrefix`); also keeps test runs apart. */
   prefix?: string;
   config: ThrottleConfig;
-  /** The clock of the memory store (tests move it); Redis keeps its own time. */
-  now?: () => number;
 }
 
-interface Keys {
-  account: string;
-  ip: string;
-  accountLock: string;
-  ipLock: string;
-}
-
-/** The numbers every store operation needs, in milliseconds. */
-interface Limits {
-  accountWindowMs: number;
-  ipWindowMs: number;
-  accountLockAfter: number;
-  ipLockAfter: number;
-  accountLockMs: number;
-  ipLockMs: number;
-}
-
-type Reserved = { admitted: true; accountFailures: number; ipFailures: number } | { admitted: false; retryMs: number };
-
-interface Counts {
-  accountFailures: number;
-  ipFailures: number;
-  lockMs: number;
-}
-
-interface Store {
-  reserve(keys: Keys, limits: Limits): Promise<Reserved>;
-  fail(keys: Keys, limits: Limits): Promise<Counts & { lockedNowAccount: boolean; lockedNowIp: boolean }>;
-  succeed(keys: Keys): Promise<void>;
-  release(keys: Keys): Promise<void>;
-  peek(keys: Keys): Promise<Counts>;
-}
+/** The account, or the client IP: `count` holds attempts admitted and not given back, `lock` exists while locked. */
+type Scope = { limits: ThrottleLimits; count: RateLimiterAbstract; lock: RateLimiterAbstract };
 
 /**
  * The client IP as a throttling key. IPv6 addresses are grouped by /64, because one subscriber
@@ -164,295 +150,150 @@ function ipv6Prefix64(address: string): string {
     .join(':');
 }
 
-function keysFor(prefix: string, login: string, ip: string | undefined): Keys {
+/** The hash-tagged keys of an attempt's two scopes (Redis Cluster hashes only what is in `{}`). */
+function keysFor(login: string, ip: string | undefined) {
   // The login is hashed: Redis holds no e-mail addresses. normalizeEmail is the canonical form
   // of e-mail addresses and usernames alike (NFKC, trimmed, lower case).
-  const account = sha256(normalizeEmail(String(login)));
-  const client = clientIpKey(ip);
-  return {
-    account: `${prefix}throttle:account:${account}`,
-    ip: `${prefix}throttle:ip:${client}`,
-    accountLock: `${prefix}throttle:lock:account:${account}`,
-    ipLock: `${prefix}throttle:lock:ip:${client}`,
-  };
-}
-
-// KEYS: account count, IP count, account lock, IP lock.
-// ARGV: account window ms, IP window ms, account lockAfter, IP lockAfter, account lock ms, IP lock ms.
-// A lock refuses outright. Otherwise the attempt is counted on both scopes (the window starts at
-// the first count: PEXPIRE NX); if that puts either past its limit (attempts still in flight
-// will lock it), the count is taken back and the attempt refused.
-const RESERVE = `
-local la = redis.call('pttl', KEYS[3])
-local li = redis.call('pttl', KEYS[4])
-if la > 0 or li > 0 then return {0, math.max(la, li)} end
-local a = redis.call('incr', KEYS[1])
-redis.call('pexpire', KEYS[1], ARGV[1], 'NX')
-local i = redis.call('incr', KEYS[2])
-redis.call('pexpire', KEYS[2], ARGV[2], 'NX')
-local overA = a > tonumber(ARGV[3])
-local overI = i > tonumber(ARGV[4])
-if overA or overI then
-  redis.call('decr', KEYS[1])
-  redis.call('decr', KEYS[2])
-  local retry = 0
-  if overA then retry = tonumber(ARGV[5]) end
-  if overI then retry = math.max(retry, tonumber(ARGV[6])) end
-  return {0, retry}
-end
-return {1, a, i}`;
-
-// KEYS as above. ARGV: account lockAfter, IP lockAfter, account lock ms, IP lock ms.
-// The failure was counted by RESERVE; at the limit the lock is set once (NX), and the count
-// lives exactly as long as the lock, so the count starts afresh when the lock ends.
-const FAIL = `
-local a = tonumber(redis.call('get', KEYS[1]) or '0')
-local i = tonumber(redis.call('get', KEYS[2]) or '0')
-local nowA = 0
-local nowI = 0
-if a >= tonumber(ARGV[1]) and redis.call('set', KEYS[3], '1', 'PX', ARGV[3], 'NX') then
-  nowA = 1
-  redis.call('pexpire', KEYS[1], ARGV[3])
-end
-if i >= tonumber(ARGV[2]) and redis.call('set', KEYS[4], '1', 'PX', ARGV[4], 'NX') then
-  nowI = 1
-  redis.call('pexpire', KEYS[2], ARGV[4])
-end
-return {a, i, nowA, nowI, math.max(redis.call('pttl', KEYS[3]), redis.call('pttl', KEYS[4]))}`;
-
-// KEYS: account count, IP count, account lock. A right password forgives the account's
-// failures (and a lock set meanwhile by attempts that were in flight with it). The IP gives back
-// this one attempt only: resetting it would let an attacker clear the IP's count by signing in
-// to an account of their own between guesses.
-const SUCCEED = `
-redis.call('del', KEYS[1], KEYS[3])
-if tonumber(redis.call('get', KEYS[2]) or '0') > 0 then redis.call('decr', KEYS[2]) end
-return 1`;
-
-// KEYS: account count, IP count.
-const RELEASE = `
-if tonumber(redis.call('get', KEYS[1]) or '0') > 0 then redis.call('decr', KEYS[1]) end
-if tonumber(redis.call('get', KEYS[2]) or '0') > 0 then redis.call('decr', KEYS[2]) end
-return 1`;
-
-// KEYS as RESERVE.
-const PEEK = `
-return {tonumber(redis.call('get', KEYS[1]) or '0'), tonumber(redis.call('get', KEYS[2]) or '0'),
-  math.max(redis.call('pttl', KEYS[3]), redis.call('pttl', KEYS[4]))}`;
-
-function redisStore(redis: Redis): Store {
-  const run = async (script: string, keys: string[], args: number[] = []) =>
-    (await redis.eval(script, keys.length, ...keys, ...args.map(String))) as number[];
-  const all = (k: Keys) => [k.account, k.ip, k.accountLock, k.ipLock];
-  return {
-    async reserve(k, l) {
-      const r = await run(RESERVE, all(k), [l.accountWindowMs, l.ipWindowMs, l.accountLockAfter, l.ipLockAfter, l.accountLockMs, l.ipLockMs]);
-      return r[0] === 1 ? { admitted: true, accountFailures: r[1]!, ipFailures: r[2]! } : { admitted: false, retryMs: r[1]! };
-    },
-    async fail(k, l) {
-      const [a, i, nowA, nowI, lockMs] = await run(FAIL, all(k), [l.accountLockAfter, l.ipLockAfter, l.accountLockMs, l.ipLockMs]);
-      return { accountFailures: a!, ipFailures: i!, lockedNowAccount: nowA === 1, lockedNowIp: nowI === 1, lockMs: lockMs! };
-    },
-    async succeed(k) {
-      await run(SUCCEED, [k.account, k.ip, k.accountLock]);
-    },
-    async release(k) {
-      await run(RELEASE, [k.account, k.ip]);
-    },
-    async peek(k) {
-      const [a, i, lockMs] = await run(PEEK, all(k));
-      return { accountFailures: a!, ipFailures: i!, lockMs: lockMs! };
-    },
-  };
-}
-
-/**
- * The same steps over a Map, for one process: each runs without an `await` inside, which makes
- * it atomic on Node's single thread. Entries expire like Redis keys (by the injected clock)
- * and are swept now and then so abandoned ones do not pile up.
- */
-function memoryStore(now: () => number): Store {
-  const entries = new Map<string, { n: number; expiresAt: number }>();
-  let operations = 0;
-  const sweep = () => {
-    if (++operations % 1000 !== 0) return;
-    const t = now();
-    for (const [key, e] of entries) if (e.expiresAt <= t) entries.delete(key);
-  };
-  const live = (key: string) => {
-    const e = entries.get(key);
-    if (e && e.expiresAt <= now()) {
-      entries.delete(key);
-      return undefined;
-    }
-    return e;
-  };
-  const get = (key: string) => live(key)?.n ?? 0;
-  const pttl = (key: string) => {
-    const e = live(key);
-    return e ? e.expiresAt - now() : -2;
-  };
-  const incr = (key: string, windowMs: number) => {
-    const e = live(key);
-    if (e) return ++e.n;
-    entries.set(key, { n: 1, expiresAt: now() + windowMs });
-    return 1;
-  };
-  const decr = (key: string) => {
-    const e = live(key);
-    if (e && e.n > 0) e.n--;
-  };
-  const lock = (key: string, countKey: string, lockMs: number) => {
-    if (live(key)) return false;
-    entries.set(key, { n: 1, expiresAt: now() + lockMs });
-    const count = live(countKey);
-    if (count) count.expiresAt = now() + lockMs;
-    return true;
-  };
-  return {
-    async reserve(k, l) {
-      sweep();
-      const lockMs = Math.max(pttl(k.accountLock), pttl(k.ipLock));
-      if (lockMs > 0) return { admitted: false, retryMs: lockMs };
-      const a = incr(k.account, l.accountWindowMs);
-      const i = incr(k.ip, l.ipWindowMs);
-      const overA = a > l.accountLockAfter;
-      const overI = i > l.ipLockAfter;
-      if (overA || overI) {
-        decr(k.account);
-        decr(k.ip);
-        return { admitted: false, retryMs: Math.max(overA ? l.accountLockMs : 0, overI ? l.ipLockMs : 0) };
-      }
-      return { admitted: true, accountFailures: a, ipFailures: i };
-    },
-    async fail(k, l) {
-      const a = get(k.account);
-      const i = get(k.ip);
-      const lockedNowAccount = a >= l.accountLockAfter && lock(k.accountLock, k.account, l.accountLockMs);
-      const lockedNowIp = i >= l.ipLockAfter && lock(k.ipLock, k.ip, l.ipLockMs);
-      return { accountFailures: a, ipFailures: i, lockedNowAccount, lockedNowIp, lockMs: Math.max(pttl(k.accountLock), pttl(k.ipLock)) };
-    },
-    async succeed(k) {
-      entries.delete(k.account);
-      entries.delete(k.accountLock);
-      decr(k.ip);
-    },
-    async release(k) {
-      decr(k.account);
-      decr(k.ip);
-    },
-    async peek(k) {
-      return { accountFailures: get(k.account), ipFailures: get(k.ip), lockMs: Math.max(pttl(k.accountLock), pttl(k.ipLock)) };
-    },
-  };
+  return { account: `{account:${sha256(normalizeEmail(String(login)))}}`, ip: `{ip:${clientIpKey(ip)}}` };
 }
 
 function validate(config: ThrottleConfig): void {
   for (const scope of ['account', 'ip'] as const) {
     const l = config[scope];
+    // Whole seconds: rate-limiter-flexible's Redis store sets expiry in seconds (EX).
     for (const name of ['windowSeconds', 'lockSeconds'] as const) {
-      if (!(l[name] > 0)) throw new Error(`throttle.${scope}.${name} must be a positive number of seconds`);
+      if (!Number.isInteger(l[name]) || l[name] < 1) throw new Error(`throttle.${scope}.${name} must be a positive whole number of seconds`);
     }
     for (const name of ['captchaAfter', 'lockAfter'] as const) {
       if (!Number.isInteger(l[name]) || l[name] < 0) throw new Error(`throttle.${scope}.${name} must be a whole number`);
     }
     if (l.lockAfter < 1) throw new Error(`throttle.${scope}.lockAfter must be at least 1`);
+    // The count then ends no later than the lock, so it starts afresh when the lock ends.
+    if (l.lockSeconds < l.windowSeconds) throw new Error(`throttle.${scope}.lockSeconds must be at least windowSeconds`);
   }
-  if (!(config.delay.baseMs >= 0) || !(config.delay.maxMs >= config.delay.baseMs)) {
-    throw new Error('throttle.delay needs 0 <= baseMs <= maxMs');
-  }
+  if (!(config.delay.baseMs >= 0) || !(config.delay.maxMs >= config.delay.baseMs)) throw new Error('throttle.delay needs 0 <= baseMs <= maxMs');
+}
+
+// What a `get` found, if still live (the memory store may hold a just-expired key a moment).
+const live = (res: RateLimiterRes | null) => (res && res.msBeforeNext > 0 ? res : undefined);
+const msLeft = (res: RateLimiterRes | null) => live(res)?.msBeforeNext ?? 0;
+/** A scope's failures as the verdicts see them: a locked scope counts as full. */
+const failuresOf = (s: Scope, count: RateLimiterRes | null, lockMs: number) =>
+  lockMs > 0 ? s.limits.lockAfter : Math.min(s.limits.lockAfter, Math.max(0, live(count)?.consumedPoints ?? 0));
+
+/**
+ * Gives back one point. A point given back after its key was reset (a success deleted it, or
+ * the window ended) would leave -1 and admit one attempt too many, so a negative result is
+ * undone at once; points taken meanwhile by others are kept, as additions commute.
+ */
+async function giveBack(limiter: RateLimiterAbstract, key: string): Promise<void> {
+  const res = await limiter.reward(key);
+  if (res.consumedPoints < 0) await limiter.penalty(key, -res.consumedPoints);
+}
+
+/** A consume whose refusal (a `RateLimiterRes`) is an answer rather than an error. */
+const consume = (limiter: RateLimiterAbstract, key: string): Promise<{ ok: boolean; res: RateLimiterRes }> =>
+  limiter.consume(key).then(
+    (res) => ({ ok: true, res }),
+    (err: unknown) => (err instanceof RateLimiterRes ? { ok: false, res: err } : Promise.reject(err)),
+  );
+
+/** Locks a full scope; `now` is true for the one caller that set the lock (the lock limiter has one point). */
+async function lockIfFull(s: Scope, key: string): Promise<{ now: boolean; ms: number; count: RateLimiterRes | null }> {
+  const count = await s.count.get(key);
+  if ((live(count)?.consumedPoints ?? 0) < s.limits.lockAfter) return { now: false, ms: msLeft(await s.lock.get(key)), count };
+  const { ok, res } = await consume(s.lock, key);
+  return { now: ok, ms: res.msBeforeNext, count };
 }
 
 /**
- * Creates the login throttle. Give it the shared Redis client when REDIS_URL is set (each
- * process then sees the same counts) and `config.throttle`.
- *
- * A login route uses it like this (a locked account answers exactly like a wrong password):
- *
- * ```ts
- * const verdict = await throttle.check(login, request.ip);
- * if (verdict.locked) throw new InvalidCredentialsError();
- * if (verdict.captchaRequired && captcha.enabled) {
- *   try { await captcha.verify(captcha.tokenFrom(body), request.ip); }
- *   catch (err) { await throttle.release(login, request.ip); throw err; }
- * }
- * await sleep(verdict.delayMs);
- * try {
- *   account = await accounts.authenticate(login, password);
- * } catch (err) {
- *   if (err instanceof InvalidCredentialsError) await throttle.recordFailure(login, request.ip);
- *   if (err instanceof EmailNotVerifiedError) await throttle.recordSuccess(login, request.ip); // the password was right
- *   throw err;
- * }
- * await throttle.recordSuccess(login, request.ip);
- * ```
+ * Creates the login throttle from `config.throttle`, with the shared Redis client when REDIS_URL
+ * is set. The password-login rule (`createPasswordLogin`) is its caller and shows the order of
+ * the calls; a locked account answers exactly like a wrong password.
  */
-export function createLoginThrottle({ redis, prefix = 'gatehouse:', config, now = Date.now }: LoginThrottleDeps): LoginThrottle {
+export function createLoginThrottle({ redis, prefix = 'gatehouse:', config }: LoginThrottleDeps): LoginThrottle {
   validate(config);
-  const store = redis ? redisStore(redis) : memoryStore(now);
-  const limits: Limits = {
-    accountWindowMs: Math.ceil(config.account.windowSeconds * 1000),
-    ipWindowMs: Math.ceil(config.ip.windowSeconds * 1000),
-    accountLockAfter: config.account.lockAfter,
-    ipLockAfter: config.ip.lockAfter,
-    accountLockMs: Math.ceil(config.account.lockSeconds * 1000),
-    ipLockMs: Math.ceil(config.ip.lockSeconds * 1000),
+  const limiter = (kind: string, points: number, duration: number): RateLimiterAbstract => {
+    const options = { keyPrefix: `${prefix}throttle:${kind}`, points, duration };
+    return redis ? new RateLimiterRedis({ ...options, storeClient: redis }) : new RateLimiterMemory(options);
   };
+  const scope = (limits: ThrottleLimits): Scope => ({ limits, count: limiter('count', limits.lockAfter, limits.windowSeconds), lock: limiter('lock', 1, limits.lockSeconds) });
+  const [account, ip] = [scope(config.account), scope(config.ip)];
 
   // Fail closed: without its counts the throttle cannot tell an attack from a user, so the
   // attempt is refused with a 503 rather than let through uncounted.
-  async function guarded<T>(step: () => Promise<T>): Promise<T> {
-    try {
-      return await step();
-    } catch (err) {
+  const guarded = <T>(step: () => Promise<T>): Promise<T> =>
+    Promise.resolve().then(step).catch((err: unknown) => {
       throw Object.assign(new UnavailableError('Sign-in'), { cause: err });
-    }
-  }
+    });
 
   const delayFor = (priorFailures: number) =>
     priorFailures < 1 ? 0 : Math.min(config.delay.maxMs, config.delay.baseMs * 2 ** Math.min(priorFailures - 1, 30));
 
-  // Counts that include this attempt become "failures before it" by taking one off.
   const verdictFrom = (priorAccount: number, priorIp: number): ThrottleVerdict => ({
     locked: false,
     captchaRequired: priorAccount >= config.account.captchaAfter || priorIp >= config.ip.captchaAfter,
     delayMs: delayFor(priorAccount),
   });
 
-  const lockedVerdict = (lockMs: number): ThrottleVerdict => ({
-    locked: true,
-    captchaRequired: false,
-    delayMs: 0,
-    retryAfterSeconds: Math.max(1, Math.ceil(lockMs / 1000)),
-  });
+  const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+  const lockedVerdict = (lockMs: number): ThrottleVerdict => ({ locked: true, captchaRequired: false, delayMs: 0, retryAfterSeconds: seconds(lockMs) });
+
+  /** Takes a slot on both scopes, or none: a refused attempt gives back what it took. */
+  async function admit(k: ReturnType<typeof keysFor>): Promise<ThrottleVerdict> {
+    const locks = await Promise.all([account.lock.get(k.account), ip.lock.get(k.ip)]);
+    if (locks.some((l) => msLeft(l) > 0)) return lockedVerdict(Math.max(...locks.map(msLeft)));
+    const [a, i] = await Promise.allSettled([consume(account.count, k.account), consume(ip.count, k.ip)]);
+    if (a.status === 'rejected' || i.status === 'rejected') {
+      // The store failed half-way: give back what was taken (best effort), then fail closed.
+      await Promise.allSettled([a.status === 'fulfilled' && giveBack(account.count, k.account), i.status === 'fulfilled' && giveBack(ip.count, k.ip)]);
+      throw a.status === 'rejected' ? a.reason : (i as PromiseRejectedResult).reason;
+    }
+    if (!a.value.ok || !i.value.ok) {
+      // Full with attempts still in flight (they will lock it): refused, as if locked already.
+      await Promise.all([giveBack(account.count, k.account), giveBack(ip.count, k.ip)]);
+      return lockedVerdict(1000 * Math.max(a.value.ok ? 0 : config.account.lockSeconds, i.value.ok ? 0 : config.ip.lockSeconds));
+    }
+    // Counts that include this attempt become "failures before it" by taking one off.
+    return verdictFrom(a.value.res.consumedPoints - 1, i.value.res.consumedPoints - 1);
+  }
 
   return {
-    async check(login, ip) {
-      const r = await guarded(() => store.reserve(keysFor(prefix, login, ip), limits));
-      return r.admitted ? verdictFrom(r.accountFailures - 1, r.ipFailures - 1) : lockedVerdict(r.retryMs);
-    },
-    async recordFailure(login, ip) {
-      const r = await guarded(() => store.fail(keysFor(prefix, login, ip), limits));
-      const locked = r.lockMs > 0;
-      return {
-        accountFailures: r.accountFailures,
-        ipFailures: r.ipFailures,
-        locked,
-        lockedNow: { account: r.lockedNowAccount, ip: r.lockedNowIp },
-        ...(locked ? { retryAfterSeconds: Math.max(1, Math.ceil(r.lockMs / 1000)) } : {}),
-      };
-    },
-    async recordSuccess(login, ip) {
-      await guarded(() => store.succeed(keysFor(prefix, login, ip)));
-    },
-    async release(login, ip) {
-      await guarded(() => store.release(keysFor(prefix, login, ip)));
-    },
-    async peek(login, ip) {
-      const r = await guarded(() => store.peek(keysFor(prefix, login, ip)));
-      const counts = { accountFailures: r.accountFailures, ipFailures: r.ipFailures };
-      if (r.lockMs > 0) return { ...lockedVerdict(r.lockMs), ...counts };
-      return { ...verdictFrom(r.accountFailures, r.ipFailures), ...counts };
-    },
+    check: (login, address) => guarded(() => admit(keysFor(login, address))),
+    recordFailure: (login, address) =>
+      guarded(async () => {
+        // The failure was counted by `check`; at the limit the lock is set, once.
+        const k = keysFor(login, address);
+        const [a, i] = await Promise.all([lockIfFull(account, k.account), lockIfFull(ip, k.ip)]);
+        const lockMs = Math.max(a.ms, i.ms);
+        return {
+          accountFailures: failuresOf(account, a.count, a.ms),
+          ipFailures: failuresOf(ip, i.count, i.ms),
+          locked: lockMs > 0,
+          lockedNow: { account: a.now, ip: i.now },
+          ...(lockMs > 0 ? { retryAfterSeconds: seconds(lockMs) } : {}),
+        };
+      }),
+    recordSuccess: (login, address) =>
+      guarded(async () => {
+        // A right password forgives the account's failures (and a lock set meanwhile by attempts
+        // in flight with it). The IP gives back this attempt only: resetting it would let an
+        // attacker clear the IP's count by signing in to an account of their own between guesses.
+        const k = keysFor(login, address);
+        await Promise.all([account.count.delete(k.account), account.lock.delete(k.account), giveBack(ip.count, k.ip)]);
+      }),
+    release: (login, address) =>
+      guarded(async () => {
+        const k = keysFor(login, address);
+        await Promise.all([giveBack(account.count, k.account), giveBack(ip.count, k.ip)]);
+      }),
+    peek: (login, address) =>
+      guarded(async () => {
+        const k = keysFor(login, address);
+        const [ca, ci, la, li] = await Promise.all([account.count.get(k.account), ip.count.get(k.ip), account.lock.get(k.account), ip.lock.get(k.ip)]);
+        const counts = { accountFailures: failuresOf(account, ca, msLeft(la)), ipFailures: failuresOf(ip, ci, msLeft(li)) };
+        const lockMs = Math.max(msLeft(la), msLeft(li));
+        return { ...(lockMs > 0 ? lockedVerdict(lockMs) : verdictFrom(counts.accountFailures, counts.ipFailures)), ...counts };
+      }),
   };
 }

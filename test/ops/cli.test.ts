@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import * as oidc from 'openid-client';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { json, runCli } from '../helpers/cli.ts';
-import { authorize, rpConfig } from '../helpers/fixtures.ts';
+import { authorize, createUser, rpConfig } from '../helpers/fixtures.ts';
 import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
 
 // The CLI runs beside a running server, the way an admin uses it: on the embedded default it
@@ -81,6 +82,35 @@ for (const mode of modes) {
       const again = await runCli(['user', 'create', '--email', 'DUP@example.com', '--password', 'long enough password'], storage.env);
       assert.notEqual(again.code, 0);
       assert.match(again.stderr, /already exists/);
+    });
+
+    test('logs go through pino to stderr, as the server logs; stdout holds the answer alone; an error stays one plain line', async () => {
+      const env = { ...storage.env, LOG_LEVEL: 'info' };
+      // pino's lines: level, time, pid, hostname, then the logger's name and the fields.
+      const pinoLines = (stderr: string) =>
+        stderr
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const parsed = JSON.parse(line) as Record<string, unknown>;
+            assert.deepEqual(Object.keys(parsed).slice(0, 5), ['level', 'time', 'pid', 'hostname', 'name'], line);
+            assert.equal(parsed.hostname, hostname());
+            assert.equal(parsed.name, 'gatehouse-cli');
+            return parsed;
+          });
+      const user = await createUser(server);
+      const disabled = await runCli(['user', 'disable', user.email], env);
+      assert.equal(json<{ disabled: boolean }>(disabled).disabled, true);
+      const event = pinoLines(disabled.stderr).find((l) => l.msg === 'security event');
+      assert.equal(event?.level, 30);
+      assert.equal(event?.event, 'account.disabled');
+
+      const failed = await runCli(['user', 'disable', 'nobody@example.com'], env);
+      assert.notEqual(failed.code, 0);
+      assert.equal(failed.stdout, '');
+      const lines = failed.stderr.trimEnd().split('\n');
+      assert.equal(lines.at(-1), 'gatehouse: error: no account nobody@example.com');
+      pinoLines(lines.slice(0, -1).join('\n'));
     });
 
     test('keys rotate: the server publishes the new key, signs with it, and keeps the old one', async () => {

@@ -82,4 +82,27 @@ describe('configuration', () => {
     assert.equal(stderr.trim().split('\n').length, 1);
     assert.match(stderr, /PORT: got "seventy"/);
   });
+
+  test('EMAIL_RESEND_CRON is read by a cron parser: a value out of range is refused at start, in one line', async () => {
+    for (const bad of ['99 * * * *', '0 24 * * *', '*/0 * * * *', '* * * * 8', '0 0 31 2 *', '1-70 * * * *', '*', '* * * * * * *']) {
+      const found = problems({ EMAIL_RESEND_CRON: bad });
+      assert.equal(found.length, 1, bad);
+      assert.ok(found[0]!.startsWith(`EMAIL_RESEND_CRON: got ${JSON.stringify(bad)}, expected a cron expression of 5 fields`), found[0]);
+      assert.match(found[0]!, /minute 0-59, hour 0-23/);
+    }
+    for (const good of ['*/5 * * * *', '0 */5 * * * *', '0 3 * * 1-5', '15,45 * * * *', '0 4 1 JAN *']) {
+      assert.equal(loadConfig({ EMAIL_RESEND_CRON: good }).emailResendCron, good);
+    }
+    // Both processes that read it refuse to start: the web process and the worker that runs the job.
+    for (const entry of ['main.ts', 'worker.ts']) {
+      const file = fileURLToPath(new URL(`../../src/${entry}`, import.meta.url));
+      const child = spawn(process.execPath, [file], { env: { PATH: process.env.PATH, EMAIL_RESEND_CRON: '99 * * * *' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      assert.notEqual(code, 0, entry);
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.match(stderr, /EMAIL_RESEND_CRON: got "99 \* \* \* \*", expected a cron expression .*minute 0-59.*\(Constraint error, got value 99 expected range 0-59\)/);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, describe, test } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { AppError } from '../../src/errors.ts';
 import { openRedis } from '../../src/redis.ts';
@@ -27,20 +27,9 @@ const fresh = () => {
 interface Store {
   name: string;
   make(config?: ThrottleConfig): LoginThrottle;
-  /** Moves the memory store's clock; undefined for Redis, which keeps its own time. */
-  advance?: (ms: number) => void;
 }
 
-let clock = 1_700_000_000_000;
-const stores: Store[] = [
-  {
-    name: 'memory',
-    make: (config = CONFIG) => createLoginThrottle({ config, now: () => clock }),
-    advance: (ms) => {
-      clock += ms;
-    },
-  },
-];
+const stores: Store[] = [{ name: 'memory', make: (config = CONFIG) => createLoginThrottle({ config }) }];
 
 let redis: Redis | undefined;
 if (TEST_REDIS_URL) {
@@ -74,7 +63,7 @@ for (const store of stores) {
       assert.equal(state.ipFailures, 0);
     });
 
-    test('the original thresholds: delay grows, captcha after 3 failures, the 5th locks for 15 minutes', async () => {
+    test('the original thresholds: delay grows, captcha after 3 failures, the 5th locks for 15 minutes', async (context) => {
       const throttle = store.make();
       const { login, ip } = fresh();
       const seen = [];
@@ -213,6 +202,34 @@ for (const store of stores) {
       assert.equal((await throttle.peek(fresh().login, ip)).ipFailures, 20);
     });
 
+    test('an attempt refused while the limit was full of attempts in flight is not counted', async () => {
+      const throttle = store.make();
+      const { login, ip } = fresh();
+      for (let i = 0; i < 5; i++) assert.equal((await throttle.check(login, ip)).locked, false);
+      const refused = await throttle.check(login, ip);
+      assert.equal(refused.locked, true);
+      assert.equal(refused.retryAfterSeconds, 900, 'as long as the lock those attempts would set');
+      for (let i = 0; i < 5; i++) await throttle.release(login, ip);
+      const state = await throttle.peek(login, ip);
+      assert.deepEqual([state.locked, state.accountFailures, state.ipFailures], [false, 0, 0]);
+      const lockedNow = [];
+      for (let i = 0; i < 5; i++) lockedNow.push((await failedAttempt(throttle, login, ip)).outcome?.lockedNow.account);
+      assert.deepEqual(lockedNow, [false, false, false, false, true]);
+    });
+
+    test('a slot given back after a success cleared the account buys no extra guess', async () => {
+      const throttle = store.make();
+      const { login, ip } = fresh();
+      await throttle.check(login, ip); // an attempt in flight...
+      await throttle.check(login, '198.51.100.7');
+      await throttle.recordSuccess(login, '198.51.100.7'); // ...while the owner signs in...
+      await throttle.release(login, ip); // ...then has its captcha refused
+      assert.equal((await throttle.peek(login, ip)).accountFailures, 0);
+      const admitted = [];
+      for (let i = 0; i < 6; i++) admitted.push(!(await failedAttempt(throttle, login, ip)).verdict.locked);
+      assert.deepEqual(admitted, [true, true, true, true, true, false], 'lockAfter guesses, not one more');
+    });
+
     test('IPv6 addresses of one /64 share a count; IPv4-mapped addresses count as their IPv4 address', async () => {
       assert.equal(clientIpKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
       assert.equal(clientIpKey('2001:0DB8:0001:0002:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64');
@@ -251,14 +268,16 @@ describe('login throttle: store down', () => {
 });
 
 describe('login throttle: expiry with an injected clock (memory)', () => {
-  const at = () => {
-    let now = 1_800_000_000_000;
-    return { now: () => now, advance: (ms: number) => (now += ms) };
+  // rate-limiter-flexible's memory store reads Date.now() and expires keys with setTimeout:
+  // node:test's mock timers move both, for this test only.
+  const at = (t: TestContext) => {
+    t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: 1_800_000_000_000 });
+    return { advance: (ms: number) => t.mock.timers.tick(ms) };
   };
 
-  test('failures count for the window from the first one, then are forgotten', async () => {
-    const t = at();
-    const throttle = createLoginThrottle({ config: CONFIG, now: t.now });
+  test('failures count for the window from the first one, then are forgotten', async (context) => {
+    const t = at(context);
+    const throttle = createLoginThrottle({ config: CONFIG });
     const { login, ip } = fresh();
     await failedAttempt(throttle, login, ip);
     t.advance(200_000);
@@ -272,9 +291,9 @@ describe('login throttle: expiry with an injected clock (memory)', () => {
     assert.deepEqual(await throttle.check(login, ip), { locked: false, captchaRequired: false, delayMs: 0 });
   });
 
-  test('the lock lasts lockSeconds, then the count starts afresh', async () => {
-    const t = at();
-    const throttle = createLoginThrottle({ config: CONFIG, now: t.now });
+  test('the lock lasts lockSeconds, then the count starts afresh', async (context) => {
+    const t = at(context);
+    const throttle = createLoginThrottle({ config: CONFIG });
     const { login, ip } = fresh();
     for (let i = 0; i < 5; i++) await failedAttempt(throttle, login, ip);
     t.advance(899_000);
@@ -285,16 +304,38 @@ describe('login throttle: expiry with an injected clock (memory)', () => {
     assert.deepEqual(await throttle.check(login, ip), { locked: false, captchaRequired: false, delayMs: 0 });
   });
 
-  test('the shipped defaults are the original server\'s: captcha after 3, lock after 5 for 15 minutes, in 5 minutes', async () => {
+  test('the shipped defaults are the original server\'s: captcha after 3, lock after 5 for 15 minutes, in 5 minutes', async (context) => {
     assert.equal(defaults.throttle.account.captchaAfter, 3);
     assert.equal(defaults.throttle.account.lockAfter, 5);
     assert.equal(defaults.throttle.account.lockSeconds, 15 * 60);
     assert.equal(defaults.throttle.account.windowSeconds, 5 * 60);
-    const throttle = createLoginThrottle({ config: defaults.throttle, now: at().now });
+    at(context);
+    const throttle = createLoginThrottle({ config: defaults.throttle });
     const { login, ip } = fresh();
     const verdicts = [];
     for (let i = 0; i < 6; i++) verdicts.push((await failedAttempt(throttle, login, ip)).verdict);
     assert.deepEqual(verdicts.map((v) => [v.captchaRequired, v.locked]), [[false, false], [false, false], [false, false], [true, false], [true, false], [false, true]]);
+  });
+
+  test('a lock outlives the window of the failures that set it; a locked account counts as full', async (context) => {
+    const t = at(context);
+    const throttle = createLoginThrottle({ config: CONFIG });
+    const { login, ip } = fresh();
+    for (let i = 0; i < 4; i++) await failedAttempt(throttle, login, ip);
+    t.advance(290_000);
+    assert.equal((await failedAttempt(throttle, login, ip)).outcome?.lockedNow.account, true);
+    t.advance(20_000); // the window of those failures has ended, the lock has not
+    const state = await throttle.peek(login, ip);
+    assert.equal(state.locked, true);
+    assert.equal(state.accountFailures, 5);
+    assert.equal((await throttle.check(login, ip)).retryAfterSeconds, 880);
+    t.advance(880_000);
+    assert.deepEqual(await throttle.check(login, ip), { locked: false, captchaRequired: false, delayMs: 0 });
+  });
+
+  test('what the stores cannot keep is refused at creation: part seconds, a lock shorter than its window', () => {
+    assert.throws(() => createLoginThrottle({ config: { ...CONFIG, account: { ...CONFIG.account, windowSeconds: 1.5 } } }), /windowSeconds/);
+    assert.throws(() => createLoginThrottle({ config: { ...CONFIG, ip: { ...CONFIG.ip, lockSeconds: 60 } } }), /lockSeconds/);
   });
 
   test('a configuration that makes no sense is refused at creation', () => {
@@ -342,6 +383,28 @@ if (TEST_REDIS_URL) {
       assert.equal(outcome?.lockedNow.account, true);
       await gone(`${prefix}*`);
       assert.deepEqual(await throttle.check(login, ip), { locked: false, captchaRequired: false, delayMs: 0 });
+    });
+
+    test('Redis Cluster: the keys of one scope share a hash tag, so its count and lock sit in one slot', async () => {
+      const prefix = `${PREFIX}slots:`;
+      const config = { ...CONFIG, account: { ...CONFIG.account, lockAfter: 1 }, ip: { ...CONFIG.ip, lockAfter: 1 } };
+      const throttle = createLoginThrottle({ redis, prefix, config });
+      const { outcome } = await failedAttempt(throttle, 'slots@example.com', '192.0.2.10');
+      assert.deepEqual(outcome?.lockedNow, { account: true, ip: true });
+      // Redis Cluster specification, "Hash tags": only what lies between the first `{` and the
+      // next `}` is hashed, when that is not empty.
+      const tag = (key: string) => {
+        const open = key.indexOf('{');
+        const close = key.indexOf('}', open + 1);
+        return open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
+      };
+      const keys = await redis!.keys(`${prefix}*`);
+      assert.equal(keys.length, 4, 'a count and a lock for the account and for the address');
+      const slots = Map.groupBy(keys, tag);
+      assert.deepEqual([...slots.keys()].map((t) => t.split(':')[0]).sort(), ['account', 'ip']);
+      for (const [, together] of slots) assert.equal(together.length, 2);
+      assert.ok(slots.has('ip:192.0.2.10'));
+      for (const key of keys) assert.ok(key.startsWith(prefix), 'the configured prefix stays in front');
     });
 
     test('Redis holds no e-mail address: account keys are hashes', async () => {
