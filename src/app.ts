@@ -59,7 +59,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     routerOptions: { maxParamLength: 200 },
   });
 
-  const services = createServices({ config, database, redis });
+  const services = createServices({ config, database, redis, log: app.log });
   const { knex, box, accounts, clients, adapter } = services;
 
   await ensureSigningKeys(knex, box);
