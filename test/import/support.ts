@@ -56,3 +56,22 @@ export const FIREBASE_VECTOR = {
  * typed, Gatehouse hashes its NFKC form; both must work for the same typed password.
  */
 export const TYPED_PASSWORD = 'Ｐassword ﬁ 2024 imported';
+
+/**
+ * A Postgres server to hold a Django database (the system being moved off, not Gatehouse's
+ * storage): DATABASE_URL's, else the local one the README's test command uses; a skip
+ * message when none answers.
+ */
+export async function djangoServer(): Promise<{ url: string } | { skip: string }> {
+  const url = process.env.DATABASE_URL || 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+  const { default: knexFactory } = await import('knex');
+  const knex = knexFactory({ client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: 2000 }, pool: { min: 0, max: 1 } });
+  try {
+    await knex.raw('select 1');
+    return { url };
+  } catch (err) {
+    return { skip: `needs a Postgres server for the Django database (DATABASE_URL, or ${url}): ${(err as Error).message}` };
+  } finally {
+    await knex.destroy();
+  }
+}

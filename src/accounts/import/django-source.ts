@@ -22,12 +22,11 @@ const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/g;
  * Django users as import items: the e-mail address, the encoded password as Django stored it,
  * "first last" as the name, is_active false as a disabled account, date_joined as its creation
  * time. A username Gatehouse cannot take is left out (the user signs in with the e-mail
- * address). `line` is the row's place in id order; the error names its auth_user id.
+ * address). An item's `line` is the user's auth_user id.
  */
 export async function* djangoItems(users: AsyncIterable<DjangoUser>, options: DjangoOptions, stats: DjangoStats): AsyncGenerator<ImportItem> {
-  let line = 0;
   for await (const user of users) {
-    line++;
+    const line = user.id;
     const name = `${user.firstName ?? ''} ${user.lastName ?? ''}`.replace(CONTROL_RE, ' ').trim().slice(0, 200);
     let username: string | undefined = user.username?.trim() || undefined;
     if (username && validateAccountFields({ email: 'x@example.com', username }).username) {
@@ -35,7 +34,7 @@ export async function* djangoItems(users: AsyncIterable<DjangoUser>, options: Dj
       stats.usernamesLeftOut++;
     }
     if (!user.email?.trim()) {
-      yield { line, checked: { error: `auth_user id ${user.id}: no e-mail address (Gatehouse accounts sign in with one)` } };
+      yield { line, checked: { error: 'no e-mail address (Gatehouse accounts sign in with one)' } };
       continue;
     }
     const checked = checkAccount({
@@ -48,6 +47,6 @@ export async function* djangoItems(users: AsyncIterable<DjangoUser>, options: Dj
       disabled: !user.isActive,
       createdAt: user.dateJoined,
     });
-    yield { line, checked: 'error' in checked ? { error: `auth_user id ${user.id}: ${checked.error}` } : checked };
+    yield { line, checked };
   }
 }

@@ -49,8 +49,8 @@ export async function importCommand(runtime: Runtime, args: string[], { stdout =
   const items = file
     ? readImportFile(file)
     : djangoItems(readDjangoUsers(django!), { mapStaffToAdmin: Boolean(values['map-staff-to-admin']), verified: Boolean(values.verified) }, stats);
-  const progress = ({ lines, imported, skipped }: ImportProgress) =>
-    stderr.write(`gatehouse: user import: ${lines} ${file ? 'lines' : 'users'} read, ${imported} ${dryRun ? 'to import' : 'imported'}, ${skipped} skipped${dryRun ? ' (dry run)' : ''}\n`);
+  const progress = ({ read, imported, skipped }: ImportProgress) =>
+    stderr.write(`gatehouse: user import: ${read} ${file ? 'lines' : 'users'} read, ${imported} ${dryRun ? 'to import' : 'imported'}, ${skipped} skipped${dryRun ? ' (dry run)' : ''}\n`);
 
   const result = await importAccounts(runtime.database.knex, items, { dryRun, takenUsername: file ? 'error' : 'drop', onProgress: progress });
   try {

@@ -5,12 +5,14 @@ import { accountsTarget, dryRunTarget, type ImportTarget } from './import.repo.t
 
 /** One input line (or Django row) and what checking it gave. */
 export interface ImportItem {
+  /** The file's line number, or the Django user's auth_user id: what the summary's errors name. */
   line: number;
   checked: Checked;
 }
 
 export interface ImportProgress {
-  lines: number;
+  /** Items (lines, Django users) read so far. */
+  read: number;
   imported: number;
   skipped: number;
 }
@@ -26,7 +28,7 @@ export interface ImportOptions {
   takenUsername?: 'error' | 'drop';
   /** Accounts per INSERT, one transaction each. */
   batchSize?: number;
-  /** Call `onProgress` each time this many more lines have been read. */
+  /** Call `onProgress` each time this many more items have been read. */
   progressEvery?: number;
   onProgress?: (progress: ImportProgress) => void;
 }
@@ -69,7 +71,7 @@ export async function importAccounts(knex: Knex, items: AsyncIterable<ImportItem
   const result: ImportResult = { imported: 0, skipped: 0, usernamesDropped: 0, errors };
   let batch: ImportItem[] = [];
   let accounts = 0;
-  let lines = 0;
+  let read = 0;
   let nextProgress = progressEvery;
 
   async function flush() {
@@ -81,15 +83,15 @@ export async function importAccounts(knex: Knex, items: AsyncIterable<ImportItem
     result.skipped = errors.count;
     batch = [];
     accounts = 0;
-    if (onProgress && lines >= nextProgress) {
-      onProgress({ lines, imported: result.imported, skipped: result.skipped });
-      nextProgress = (Math.floor(lines / progressEvery) + 1) * progressEvery;
+    if (onProgress && read >= nextProgress) {
+      onProgress({ read, imported: result.imported, skipped: result.skipped });
+      nextProgress = (Math.floor(read / progressEvery) + 1) * progressEvery;
     }
   }
 
   try {
     for await (const item of items) {
-      lines = item.line;
+      read++;
       batch.push(item);
       if ('account' in item.checked) accounts++;
       // Refused lines count too, so that a file of nothing but errors still flushes.
