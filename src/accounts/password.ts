@@ -44,8 +44,12 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
       dummy ??= hash('gatehouse-dummy-password', params);
       if (stored !== undefined && !stored.startsWith('$argon2id$') && hasPassword(stored)) {
         // An imported hash (src/accounts/legacy-hashes.ts), checked against the password as typed.
+        // The dummy argon2 alongside: a cheap old hash answers no sooner than an unknown login.
         const legacy = legacyVerifier(stored);
-        if (legacy) return legacy.check(password).catch(() => false);
+        if (legacy) {
+          const [ok] = await Promise.all([legacy.check(password).catch(() => false), dummy.then((d) => verify(d, 'x')).catch(() => false)]);
+          return ok;
+        }
         stored = undefined;
       }
       const usable = stored !== undefined && hasPassword(stored);
