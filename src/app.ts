@@ -49,7 +49,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   const https = config.issuer.startsWith('https:');
 
   // --- services ---
-  const services = createServices({ config, database, redis });
+  const services = createServices({ config, database, redis, log: app.log });
   const { knex, box, accounts, clients, adapter } = services;
   await ensureSigningKeys(knex, box);
   await registerViews(app, { production: config.production });

@@ -14,6 +14,7 @@ import { outboxCommand, OutboxUsageError } from './email/outbox.cli.ts';
 import { enqueueEmail } from './jobs/email.jobs.ts';
 import { openJobQueue } from './jobs/queue.ts';
 import { eventsCommand, EventsUsageError } from './security/events.cli.ts';
+import { IMPORT_USAGE, importCommand, ImportUsageError } from './accounts/import/import.cli.ts';
 
 /**
  * `npx gatehouse <command>`: the admin CLI of CONTRACT.md. A command that creates something
@@ -31,6 +32,7 @@ const USAGE = `usage: gatehouse <command>
   client list | client show ID | client delete ID
   user create --email E --password P [--name N] [--username U] [--admin] [--verified]
   user disable ID|EMAIL | user enable ID|EMAIL
+  ${IMPORT_USAGE}
   keys rotate
   iat create
   events [--user ID] [--type T] [--since ISO-8601]`;
@@ -106,6 +108,12 @@ async function clientCommand(runtime: Runtime, args: string[]) {
 
 async function userCommand(runtime: Runtime, args: string[]) {
   const [sub, ...rest] = args;
+  // --- issue 14: user import ---
+  if (sub === 'import') {
+    return importCommand(runtime, rest).catch((err: Error) => {
+      throw err instanceof ImportUsageError ? new UsageError(err.message) : err;
+    });
+  }
   if (sub === 'disable' || sub === 'enable') {
     const who = rest[0];
     if (!who) throw new UsageError(`user ${sub} needs an account id or e-mail address`);

@@ -8,17 +8,20 @@ import { redisAdapterFactory } from './oidc/adapters/redis.adapter.ts';
 import { withUnavailableStorage } from './oidc/adapters/types.ts';
 import { createClientsRepo } from './oidc/clients.repo.ts';
 import { createSecretBox } from './security/secret-box.ts';
+import { createSecurityEvents, type SecurityLog } from './security/events.ts';
 
 /** The services every entry point (server, worker, CLI) builds the same way. */
-export function createServices({ config, database, redis }: { config: Config; database: Database; redis?: Redis }) {
+export function createServices({ config, database, redis, log }: { config: Config; database: Database; redis?: Redis; log?: SecurityLog }) {
   const { knex } = database;
   const box = createSecretBox(config.secrets);
   const hasher = createPasswordHasher(config.argon2);
+  // With a log (the server's), accounts record their hash upgrades as security events.
+  const events = log ? createSecurityEvents({ knex, log }) : undefined;
   return {
     knex,
     box,
     hasher,
-    accounts: createAccounts({ knex, hasher, passwordPolicy: config.passwordPolicy }),
+    accounts: createAccounts({ knex, hasher, passwordPolicy: config.passwordPolicy, events }),
     clients: createClientsRepo(knex, box),
     adapter: withUnavailableStorage(redis ? redisAdapterFactory(redis, config.redisPrefix) : postgresAdapterFactory(knex)),
   };

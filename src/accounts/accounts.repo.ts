@@ -101,6 +101,12 @@ export function createAccountsRepo(knex: Knex) {
       await trx('accounts').where({ id }).update({ password_hash: passwordHash, updated_at: trx.fn.now() });
     },
 
+    /** Replaces the hash only if it is still `expected`; false when something changed it first. */
+    async replacePasswordHash(id: string, expected: string, passwordHash: string, trx: Knex = knex): Promise<boolean> {
+      const updated = await trx('accounts').where({ id, password_hash: expected }).update({ password_hash: passwordHash, updated_at: trx.fn.now() });
+      return updated > 0;
+    },
+
     async update(id: string, fields: Partial<Pick<Account, 'name' | 'disabled' | 'roles' | 'emailVerifiedAt'>>, trx: Knex = knex) {
       const row: Record<string, unknown> = { updated_at: trx.fn.now() };
       if (fields.name !== undefined) row.name = fields.name;

@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import { ConflictError, EmailNotVerifiedError, InvalidCredentialsError, ValidationError } from '../errors.ts';
 import { createAccountsRepo, type Account } from './accounts.repo.ts';
 import type { PasswordHasher } from './password.ts';
+import { hashScheme } from './legacy-hashes.ts';
+import { PASSWORD_UPGRADED, type SecurityEvents } from '../security/events.ts';
 import { checkPasswordPolicy, DEFAULT_PASSWORD_POLICY, type PasswordContext, type PasswordPolicy } from '../security/password-policy.ts';
 
 export type { Account } from './accounts.repo.ts';
@@ -33,6 +35,14 @@ export interface NewAccount {
 
 /** Field problems of a would-be account (empty when all is well). */
 export function validateNewAccount(input: NewAccount, policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY): Record<string, string> {
+  const fields = validateAccountFields(input);
+  const passwordProblem = checkPassword(input.password, policy, { email: input.email, name: input.name, username: input.username });
+  if (passwordProblem) fields.password = passwordProblem;
+  return fields;
+}
+
+/** Problems with the e-mail address, username and name of an account (`user import` checks these too). */
+export function validateAccountFields(input: Pick<NewAccount, 'email' | 'name' | 'username'>): Record<string, string> {
   const fields: Record<string, string> = {};
   const email = typeof input.email === 'string' ? input.email.trim() : '';
   if (!email || email.length > 254 || CONTROL_RE.test(email) || !EMAIL_RE.test(email)) {
@@ -46,8 +56,6 @@ export function validateNewAccount(input: NewAccount, policy: PasswordPolicy = D
   if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length > 200 || CONTROL_RE.test(input.name))) {
     fields.name = 'Enter a name of at most 200 characters on one line.';
   }
-  const passwordProblem = checkPassword(input.password, policy, { email: input.email, name: input.name, username: input.username });
-  if (passwordProblem) fields.password = passwordProblem;
   return fields;
 }
 
@@ -78,9 +86,11 @@ export interface AccountsDeps {
   knex: Knex;
   hasher: PasswordHasher;
   passwordPolicy?: PasswordPolicy;
+  /** Records the replacement of a stored hash at sign-in (an imported one, or old argon2 parameters). */
+  events?: Pick<SecurityEvents, 'record'>;
 }
 
-export function createAccounts({ knex, hasher, passwordPolicy = DEFAULT_PASSWORD_POLICY }: AccountsDeps) {
+export function createAccounts({ knex, hasher, passwordPolicy = DEFAULT_PASSWORD_POLICY, events }: AccountsDeps) {
   const repo = createAccountsRepo(knex);
 
   return {
@@ -134,7 +144,12 @@ export function createAccounts({ knex, hasher, passwordPolicy = DEFAULT_PASSWORD
       const ok = await hasher.verify(account?.passwordHash, password);
       if (!account || !ok || account.disabled) throw new InvalidCredentialsError();
       if (hasher.needsRehash(account.passwordHash)) {
-        await repo.updatePasswordHash(account.id, await hasher.hash(password));
+        // Issue 14: an imported hash (or argon2id with old parameters) becomes argon2id with the
+        // current ones, only if no other request (a reset, a parallel sign-in) changed it first.
+        const from = hashScheme(account.passwordHash);
+        if (await repo.replacePasswordHash(account.id, account.passwordHash, await hasher.hash(password))) {
+          await events?.record(PASSWORD_UPGRADED, { accountId: account.id, details: { from } });
+        }
       }
       if (requireVerified && !account.emailVerifiedAt) throw new EmailNotVerifiedError();
       return account;

@@ -1,4 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
+import { legacyVerifier } from './legacy-hashes.ts';
 
 // @node-rs/argon2's Algorithm is an ambient const enum; 2 is Argon2id.
 const ARGON2ID = 2;
@@ -17,6 +18,16 @@ export interface PasswordHasher {
   needsRehash(hash: string): boolean;
 }
 
+/**
+ * What an account without a password stores (an import line without `password_hash`, or
+ * Django's unusable "!..." password): it never verifies; a password reset sets one.
+ */
+export const NO_PASSWORD = '!';
+
+export function hasPassword(stored: string): boolean {
+  return !stored.startsWith(NO_PASSWORD);
+}
+
 /** NIST SP 800-63B §5.1.1.2: compare passwords in a normalised Unicode form. */
 export function normalizePassword(password: string): string {
   return password.normalize('NFKC');
@@ -31,9 +42,23 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
     hash: (password) => hash(normalizePassword(password), params),
     async verify(stored, password) {
       dummy ??= hash('gatehouse-dummy-password', params);
-      const target = stored ?? (await dummy);
-      const ok = await verify(target, normalizePassword(password)).catch(() => false);
-      return stored !== undefined && ok;
+      if (stored !== undefined && !stored.startsWith('$argon2id$') && hasPassword(stored)) {
+        // An imported hash (src/accounts/legacy-hashes.ts), checked against the password as typed.
+        // The dummy argon2 alongside: a cheap old hash answers no sooner than an unknown login.
+        const legacy = legacyVerifier(stored);
+        if (legacy) {
+          const [ok] = await Promise.all([legacy.check(password).catch(() => false), dummy.then((d) => verify(d, 'x')).catch(() => false)]);
+          return ok;
+        }
+        stored = undefined;
+      }
+      const usable = stored !== undefined && hasPassword(stored);
+      const target = usable ? stored! : await dummy;
+      const normalized = normalizePassword(password);
+      let ok = await verify(target, normalized).catch(() => false);
+      // An imported argon2id hash was made from the password as typed, not its NFKC form.
+      if (!ok && usable && normalized !== password) ok = await verify(target, password).catch(() => false);
+      return usable && ok;
     },
     needsRehash: (stored) => !stored.startsWith(expected),
   };

@@ -25,6 +25,10 @@ export const PASSWORD_CHANGED = 'password.changed';
 export const ACCOUNT_DISABLED = 'account.disabled';
 export const REFRESH_TOKEN_REUSE = 'token.refresh_reuse';
 export const SESSIONS_REVOKED = 'sessions.revoked';
+/** `user import` ran (issue 14): counts only. */
+export const USERS_IMPORTED = 'users.imported';
+/** A stored password hash was replaced by argon2id at sign-in; details name the old scheme only. */
+export const PASSWORD_UPGRADED = 'password.upgraded';
 
 export const SECURITY_EVENT_TYPES = [
   LOGIN_SUCCEEDED,
@@ -40,6 +44,8 @@ export const SECURITY_EVENT_TYPES = [
   ACCOUNT_DISABLED,
   REFRESH_TOKEN_REUSE,
   SESSIONS_REVOKED,
+  USERS_IMPORTED,
+  PASSWORD_UPGRADED,
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
