@@ -111,7 +111,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   await app.register(fastifyCookie, { secret: config.secrets });
   // Issue 5: before any route, so that every route gets the headers and its rate limit.
   await registerSecurityHeaders(app, { https: config.issuer.startsWith('https:'), captcha: captcha.widget?.csp });
-  await registerRateLimits(app, { redis, prefix: config.redisPrefix });
+  await registerRateLimits(app, { redis, prefix: config.redisPrefix, limits: config.rateLimits, clients });
   // Before the routes: its hook must see every request.
   await app.register(fp(metricsRoutes, { name: 'gatehouse-metrics' }));
   await app.register(oidcRoutes, { host });
