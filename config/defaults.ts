@@ -132,7 +132,7 @@ export const configSchema = z.strictObject({
   ),
 
   rateLimits: group(
-    'Request limits (ASVS V2.4, RFC 9700 §4.15), per client address (set `trustProxy` behind a proxy); the token endpoint counts per client instead when the client authenticates with HTTP Basic (src/security/rate-limits.ts). Over the limit: 429',
+    'Request limits (ASVS V2.4, RFC 9700 §4.15), per client address (set `trustProxy` behind a proxy); the token endpoint counts per client instead when the client authenticates with HTTP Basic and the right secret (src/security/client-rate-key.ts). Over the limit: 429',
     {
       register: limit(10, 10 * MINUTE, '`POST /register`'),
       forgotPassword: limit(5, 15 * MINUTE, '`POST /forgot-password`'),
