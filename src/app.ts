@@ -90,7 +90,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   registerErrorHandlers(app);
   await app.register(fastifyCookie, { secret: config.secrets });
   await registerSecurityHeaders(app, { https, captcha: captcha.widget?.csp });
-  await registerRateLimits(app, { redis, prefix: config.redisPrefix });
+  await registerRateLimits(app, { redis, prefix: config.redisPrefix, limits: config.rateLimits, clients });
   // Before the routes: its hook must see every request.
   await app.register(fp(metricsRoutes, { name: 'gatehouse-metrics' }));
 

@@ -1,129 +1,28 @@
 import { resolve } from 'node:path';
-import { CronExpressionParser } from 'cron-parser';
-import { z } from 'zod';
-import { defaults, DEV_SECRET, PUBLISHED_SECRETS } from '../config/defaults.ts';
+import type { z } from 'zod';
+import { configSchema, DEV_SECRET, PUBLISHED_SECRETS, type Settings } from '../config/defaults.ts';
+import { isLeaf, walk, type KeyDoc, type Leaf } from '../config/values.ts';
+import { readConfigFile } from './config-file.ts';
 
 /**
- * The one place that reads the environment (CONTRACT.md, "Configuration"). Every variable
- * is optional; a bad value is reported with the variable, what it got and what it accepts.
+ * The one place that reads the environment (CONTRACT.md, "Configuration"). Keys are declared,
+ * with their defaults, in config/defaults.ts. Precedence: defaults < the GATEHOUSE_CONFIG file
+ * < environment variables. The file and the environment are each validated by that one schema,
+ * so a value is held to the same rules wherever it came from, and every problem of both is
+ * reported at once, one line each, naming where the value came from.
  */
-
-const CRON_ACCEPTS =
-  'a cron expression of 5 fields (minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-7), or 6 with seconds first, such as "*/5 * * * *"';
-
-/**
- * Why `v` is not a schedule the job runner can keep, or undefined when it is. The runner
- * (Agenda) reads the expression with cron-parser, so the same parser checks it here, and
- * computes a first run as Agenda will. The field count is ours: cron-parser would fill in
- * missing fields (`*` alone passes), and its strict mode wants exactly 6.
- */
-function cronProblem(v: string): string | undefined {
-  const fields = v.trim().split(/\s+/).length;
-  if (fields !== 5 && fields !== 6) return `it has ${fields} field${fields === 1 ? '' : 's'}`;
-  try {
-    CronExpressionParser.parse(v.trim()).next();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.replace(/\s+/g, ' ');
-  }
-}
-
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`);
-
-const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  ISSUER: url(['http:', 'https:'])
-    .refine((v) => !v.endsWith('/') && !new URL(v).search && !new URL(v).hash, 'a URL without trailing slash, query or fragment')
-    .optional(),
-  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
-  DATA_DIR: z.string().min(1).default('./.data'),
-  REDIS_URL: url(['redis:', 'rediss:']).optional(),
-  SMTP_URL: url(['smtp:', 'smtps:']).optional(),
-  MAIL_FROM: z.string().min(3).refine((v) => !/[\r\n]/.test(v), 'one line').default('Gatehouse <no-reply@localhost>'),
-  JOBS_BACKEND: z.enum(['postgres', 'mongodb']).default('postgres'),
-  MONGODB_URL: url(['mongodb:', 'mongodb+srv:']).optional(),
-  WORKER: z.enum(['inline', 'off']).default('inline'),
-  EMAIL_RESEND_CRON: z
-    .string()
-    .superRefine((v, ctx) => {
-      const problem = cronProblem(v);
-      if (problem) ctx.addIssue({ code: 'custom', message: `${CRON_ACCEPTS} (${problem})` });
-    })
-    .default('*/5 * * * *'),
-  CAPTCHA_PROVIDER: z.enum(['none', 'recaptcha', 'hcaptcha', 'turnstile']).default('none'),
-  CAPTCHA_SITE_KEY: z.string().min(1).optional(),
-  CAPTCHA_SECRET: z.string().min(1).optional(),
-  CAPTCHA_VERIFY_URL: url(['http:', 'https:']).optional(),
-  COOKIE_DOMAIN: z
-    .string()
-    .regex(/^[a-z0-9.-]+$/i, 'a domain name such as example.com')
-    .optional(),
-  SESSION_REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
-  TRUST_PROXY: z.string().min(1).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  NODE_ENV: z.string().optional(),
-  /** Comma-separated secrets, newest first: encrypt signing keys at rest and sign cookies. */
-  SECRETS: z
-    .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .refine((a) => a.length > 0 && a.every((s) => s.length >= 32), 'a comma-separated list of secrets of at least 32 characters')
-    .optional(),
-  /** Dev-only features (the dev mailbox) on or off; on by default outside production. */
-  DEV_FEATURES: bool.optional(),
-});
 
 export type Env = Record<string, string | undefined>;
 
-/** A defaults block's type with its `as const` literals widened, so tests can override them. */
-type Widened<T> = T extends string ? string : T extends number ? number : T extends boolean ? boolean : { -readonly [K in keyof T]: Widened<T[K]> };
-
-export interface Config {
-  port: number;
-  host: string;
+/** The typed configuration. config/defaults.ts documents each key. */
+export type Config = Omit<Settings, 'issuer' | 'secrets' | 'devFeatures'> & {
   issuer: string;
+  /** NODE_ENV=production. */
   production: boolean;
-  databaseUrl?: string;
-  dataDir: string;
-  redisUrl?: string;
-  smtpUrl?: string;
-  mailFrom: string;
-  jobsBackend: 'postgres' | 'mongodb';
-  mongodbUrl?: string;
-  worker: 'inline' | 'off';
-  emailResendCron: string;
-  captcha: { provider: 'none' | 'recaptcha' | 'hcaptcha' | 'turnstile'; siteKey?: string; secret?: string; verifyUrl?: string };
-  cookieDomain?: string;
-  sessionRefreshGraceSeconds: number;
-  trustProxy?: boolean | string | number;
-  logLevel: string;
   /** Newest first. */
   secrets: string[];
   devFeatures: boolean;
-  ttl: typeof defaults.ttl;
-  retiredKeyGraceSeconds: number;
-  keyPollSeconds: number;
-  argon2: typeof defaults.argon2;
-  embeddedMaxConnections: number;
-  redisPrefix: string;
-  allowPrivateNetworkFetch: boolean;
-  /** Self-service e-mail and its outbox (issue 3; config/defaults.ts documents each). */
-  email: Widened<typeof defaults.email>;
-  jobs: Widened<typeof defaults.jobs>;
-  firstParty: typeof defaults.firstParty;
-  /** Security (issue 5; config/defaults.ts documents each). */
-  passwordPolicy: Widened<typeof defaults.passwordPolicy>;
-  throttle: Widened<typeof defaults.throttle>;
-  securityEvents: Widened<typeof defaults.securityEvents>;
-}
+};
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -134,92 +33,167 @@ export class ConfigError extends Error {
   }
 }
 
-function show(value: unknown): string {
+const FILE = 'GATEHOUSE_CONFIG';
+const NODES = walk(configSchema);
+const LEAVES = NODES.filter(isLeaf);
+const dotted = (path: readonly PropertyKey[]) => path.map(String).join('.');
+
+/** What a value is shown as in an error: never a secret, never a password inside a URL. */
+function show(value: unknown, sensitive?: KeyDoc['sensitive']): string {
   if (value === undefined) return 'nothing';
-  const s = String(value);
-  return JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s);
+  if (sensitive === 'secret') return 'a value not shown here';
+  let s = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  if (sensitive === 'url') s = s.replace(/(\/\/[^/@:]*:)[^/@]*@/, '$1***@');
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
-function parseTrustProxy(v: string | undefined): Config['trustProxy'] {
-  if (v === undefined) return undefined;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  if (/^\d+$/.test(v)) return Number(v);
-  return v;
+function at(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = obj;
+  for (const p of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[p] : undefined;
+  return cur;
 }
 
-/** Parse the environment; throws ConfigError listing every problem, one line each. */
+function setAt(obj: Record<string, unknown>, path: string[], value: unknown) {
+  let cur = obj;
+  for (const p of path.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
+  cur[path.at(-1)!] = value;
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** `base` with `over` laid on top, mappings merged key by key; lists and values replaced. */
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isMapping(v) && isMapping(out[k]) ? deepMerge(out[k], v) : v;
+  return out;
+}
+
+/** The leaf whose path is the issue's, or the nearest one above it (an item of a list). */
+function leafFor(path: readonly PropertyKey[]): Leaf | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const key = dotted(path.slice(0, n));
+    const leaf = LEAVES.find((l) => dotted(l.path) === key);
+    if (leaf) return leaf;
+  }
+  return undefined;
+}
+
+/** Levenshtein distance, to suggest the key a typo meant. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function unknownKey(parent: readonly PropertyKey[], name: string): string {
+  const node = NODES.find((n) => !isLeaf(n) && dotted(n.path) === dotted(parent));
+  const known = Object.keys(node && !isLeaf(node) ? node.object.shape : configSchema.shape);
+  const near = known.filter((k) => distance(k, name) <= Math.max(1, Math.floor(k.length / 4))).sort((a, b) => distance(a, name) - distance(b, name));
+  const where = `${FILE} ${dotted([...parent, name])}`;
+  if (near.length) return `${where}: unknown key, did you mean ${dotted([...parent, near[0]!])}?`;
+  return `${where}: unknown key, expected one of ${known.join(', ')}`;
+}
+
+/** One line per problem the schema found in `input`; `label` names where a key's value came from. */
+function describeIssues(issues: z.core.$ZodIssue[], input: unknown, label: (leaf: Leaf | undefined, path: readonly PropertyKey[]) => string, raw: (leaf: Leaf) => unknown) {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const name of issue.keys) lines.push(unknownKey(issue.path, name));
+      continue;
+    }
+    const leaf = leafFor(issue.path);
+    if (leaf) {
+      // A check that says why (config/values.ts `judged`) gives the reason after the sentence.
+      const expected = issue.code === 'custom' && issue.message.startsWith(leaf.doc.expected) ? issue.message : leaf.doc.expected;
+      lines.push(`${label(leaf, leaf.path)}: got ${show(raw(leaf), leaf.doc.sensitive)}, expected ${expected}`);
+    } else {
+      // A group given as something else than a mapping (`rateLimits: 5`).
+      lines.push(`${label(undefined, issue.path)}: got ${show(at(input, issue.path))}, expected a mapping of ${issue.path.length ? dotted(issue.path) : 'configuration'} keys`);
+    }
+  }
+  return lines;
+}
+
+/** The environment's values as a partial configuration, each read by its key's kind. */
+function fromEnvironment(env: Env) {
+  const input: Record<string, unknown> = {};
+  for (const leaf of LEAVES) {
+    const raw = leaf.doc.env ? env[leaf.doc.env] : undefined;
+    if (raw !== undefined) setAt(input, leaf.path, leaf.doc.fromEnv ? leaf.doc.fromEnv(raw) : raw);
+  }
+  return input;
+}
+
+/**
+ * Parse the file named by GATEHOUSE_CONFIG and the environment; throws ConfigError listing
+ * every problem, one line each. `overrides` replace whole keys afterwards, unvalidated (tests).
+ */
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   // Empty strings count as unset, as docker-compose writes `VAR=` for "no value".
-  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(clean);
+  const clean: Env = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const name = String(issue.path[0]);
-      problems.push(`${name}: got ${show(clean[name])}, expected ${issue.message.replace(/^Invalid input: /, '')}`);
-    }
-    throw new ConfigError(problems);
-  }
-  const e = parsed.data;
-  const production = e.NODE_ENV === 'production';
-  const issuer = e.ISSUER ?? `http://localhost:${e.PORT}`;
-  const secrets = e.SECRETS ?? [DEV_SECRET];
-  const devFeatures = e.DEV_FEATURES ?? !production;
 
-  if (e.JOBS_BACKEND === 'mongodb' && !e.MONGODB_URL) {
-    problems.push('MONGODB_URL: got nothing, expected a mongodb:// URL when JOBS_BACKEND=mongodb');
+  let file: Record<string, unknown> = {};
+  if (clean[FILE]) {
+    const read = readConfigFile(clean[FILE]);
+    if ('problem' in read) problems.push(`${FILE}: ${read.problem}`);
+    else {
+      const parsed = configSchema.safeParse(read.value);
+      if (parsed.success) file = read.value;
+      else problems.push(...describeIssues(parsed.error.issues, read.value, (_leaf, path) => `${FILE} ${dotted(path)}`, (leaf) => at(read.value, leaf.path)));
+    }
   }
-  if (e.CAPTCHA_PROVIDER !== 'none' && (!e.CAPTCHA_SITE_KEY || !e.CAPTCHA_SECRET)) {
-    problems.push(`CAPTCHA_SECRET: got ${e.CAPTCHA_SECRET ? 'a secret' : 'nothing'}, expected CAPTCHA_SITE_KEY and CAPTCHA_SECRET when CAPTCHA_PROVIDER=${e.CAPTCHA_PROVIDER}`);
+  const fromEnv = fromEnvironment(clean);
+  const envParsed = configSchema.safeParse(fromEnv);
+  if (!envParsed.success) problems.push(...describeIssues(envParsed.error.issues, fromEnv, (leaf) => leaf!.doc.env!, (leaf) => clean[leaf.doc.env!]));
+  if (problems.length) throw new ConfigError(problems);
+
+  // Both are valid on their own, so the merge is too (no rule spans two keys in the schema).
+  const merged = deepMerge(file, fromEnv);
+  const s = configSchema.parse(merged);
+  const production = clean.NODE_ENV === 'production';
+  const issuer = s.issuer ?? `http://localhost:${s.port}`;
+  const secrets = s.secrets ?? [DEV_SECRET];
+  const devFeatures = s.devFeatures ?? !production;
+
+  /** Names where a key was set (its variable, else the file), or where to set it. */
+  const name = (path: string) => {
+    const leaf = LEAVES.find((l) => dotted(l.path) === path)!;
+    const envName = leaf.doc.env;
+    if (envName && clean[envName] !== undefined) return envName;
+    if (at(file, leaf.path) !== undefined || !envName) return `${FILE} ${path}`;
+    return envName;
+  };
+  const is = (path: string, value: string) => (name(path).startsWith(FILE) ? `${name(path)} is ${value}` : `${name(path)}=${value}`);
+
+  if (s.jobsBackend === 'mongodb' && !s.mongodbUrl) {
+    problems.push(`${name('mongodbUrl')}: got nothing, expected a mongodb:// URL when ${is('jobsBackend', 'mongodb')}`);
+  }
+  if (s.captcha.provider !== 'none' && (!s.captcha.siteKey || !s.captcha.secret)) {
+    problems.push(
+      `${name('captcha.secret')}: got ${s.captcha.secret ? 'a secret' : 'nothing'}, expected ${name('captcha.siteKey')} and ${name('captcha.secret')} when ${is('captcha.provider', s.captcha.provider)}`,
+    );
+  }
+  if (s.passwordPolicy.maxLength < s.passwordPolicy.minLength) {
+    problems.push(`${name('passwordPolicy.maxLength')}: got ${s.passwordPolicy.maxLength}, expected at least passwordPolicy.minLength (${s.passwordPolicy.minLength})`);
   }
   if (production) {
     const host = new URL(issuer).hostname;
     if (new URL(issuer).protocol !== 'https:' && host !== 'localhost' && host !== '127.0.0.1') {
-      problems.push(`ISSUER: got ${show(issuer)}, expected an https URL when NODE_ENV=production`);
+      problems.push(`${name('issuer')}: got ${show(issuer)}, expected an https URL when NODE_ENV=production`);
     }
-    if (devFeatures) problems.push('DEV_FEATURES: got "true", expected false when NODE_ENV=production');
-    if (secrets.includes(DEV_SECRET)) problems.push('SECRETS: got nothing, expected your own secrets when NODE_ENV=production');
-    else if (secrets.some((s) => PUBLISHED_SECRETS.includes(s))) {
-      problems.push('SECRETS: got a sample secret published in Gatehouse\'s repository, expected your own secrets when NODE_ENV=production');
+    if (devFeatures) problems.push(`${name('devFeatures')}: got "true", expected false when NODE_ENV=production`);
+    if (secrets.includes(DEV_SECRET)) problems.push(`${name('secrets')}: got nothing, expected your own secrets when NODE_ENV=production`);
+    else if (secrets.some((x) => PUBLISHED_SECRETS.includes(x))) {
+      problems.push(`${name('secrets')}: got a sample secret published in Gatehouse's repository, expected your own secrets when NODE_ENV=production`);
     }
   }
   if (problems.length) throw new ConfigError(problems);
 
-  return {
-    port: e.PORT,
-    host: e.HOST,
-    issuer,
-    production,
-    databaseUrl: e.DATABASE_URL,
-    dataDir: resolve(e.DATA_DIR),
-    redisUrl: e.REDIS_URL,
-    smtpUrl: e.SMTP_URL,
-    mailFrom: e.MAIL_FROM,
-    jobsBackend: e.JOBS_BACKEND,
-    mongodbUrl: e.MONGODB_URL,
-    worker: e.WORKER,
-    emailResendCron: e.EMAIL_RESEND_CRON,
-    captcha: { provider: e.CAPTCHA_PROVIDER, siteKey: e.CAPTCHA_SITE_KEY, secret: e.CAPTCHA_SECRET, verifyUrl: e.CAPTCHA_VERIFY_URL },
-    cookieDomain: e.COOKIE_DOMAIN,
-    sessionRefreshGraceSeconds: e.SESSION_REFRESH_GRACE_SECONDS,
-    trustProxy: parseTrustProxy(e.TRUST_PROXY),
-    logLevel: e.LOG_LEVEL,
-    secrets,
-    devFeatures,
-    ttl: defaults.ttl,
-    retiredKeyGraceSeconds: defaults.retiredKeyGraceSeconds,
-    keyPollSeconds: defaults.keyPollSeconds,
-    argon2: defaults.argon2,
-    embeddedMaxConnections: defaults.embeddedMaxConnections,
-    redisPrefix: defaults.redisPrefix,
-    allowPrivateNetworkFetch: defaults.allowPrivateNetworkFetch,
-    email: defaults.email,
-    jobs: defaults.jobs,
-    firstParty: defaults.firstParty,
-    passwordPolicy: defaults.passwordPolicy,
-    throttle: defaults.throttle,
-    securityEvents: defaults.securityEvents,
-    ...overrides,
-  };
+  return { ...s, issuer, production, secrets, devFeatures, dataDir: resolve(s.dataDir), ...overrides };
 }

@@ -1,45 +1,40 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
+import { createClientRateKey, type ClientSecrets } from './client-rate-key.ts';
 
-interface Limit {
-  max: number;
-  timeWindow: number;
-}
-
-const MINUTE = 60_000;
+export type RateLimits = Config['rateLimits'];
 
 /**
- * Per-client-IP limits on the endpoints people or scripts hammer (ASVS V2.4, RFC 9700 §4.15).
- * Kept in one table so the limits can be read in one place; a path matches exactly or, with
- * a trailing `*`, by prefix. Brute force against one account is counted separately
- * (src/security/login-throttle.ts): this is about volume from one address.
+ * Which requests each configured limit (`rateLimits` in config/defaults.ts, where the numbers
+ * live) counts, and by what (ASVS V2.4, RFC 9700 §4.15). A path matches exactly or, with a
+ * trailing `*`, by prefix. Brute force against one account is counted separately
+ * (src/security/login-throttle.ts): this is about volume.
  */
-export const RATE_LIMITS: { method: string; path: string; limit: Limit }[] = [
-  { method: 'POST', path: '/register', limit: { max: 10, timeWindow: 10 * MINUTE } },
-  { method: 'POST', path: '/forgot-password', limit: { max: 5, timeWindow: 15 * MINUTE } },
-  { method: 'POST', path: '/reset-password', limit: { max: 10, timeWindow: 15 * MINUTE } },
-  { method: 'POST', path: '/verify-email/resend', limit: { max: 5, timeWindow: 15 * MINUTE } },
-  { method: 'POST', path: '/resend-verification', limit: { max: 5, timeWindow: 15 * MINUTE } },
-  { method: 'POST', path: '/session/login', limit: { max: 20, timeWindow: MINUTE } },
-  { method: 'POST', path: '/session/refresh', limit: { max: 120, timeWindow: MINUTE } },
-  { method: 'POST', path: '/session/logout', limit: { max: 60, timeWindow: MINUTE } },
-  { method: 'GET', path: '/session/start', limit: { max: 60, timeWindow: MINUTE } },
-  { method: 'POST', path: '/interaction/*', limit: { max: 30, timeWindow: MINUTE } },
-  // Apps call these from their servers: one address speaks for many users, so the limits are
-  // generous; they stop floods, while guessing is stopped by the secrets and codes themselves.
-  { method: 'POST', path: '/token', limit: { max: 1200, timeWindow: MINUTE } },
-  { method: 'POST', path: '/token/*', limit: { max: 2400, timeWindow: MINUTE } },
-  { method: 'POST', path: '/reg', limit: { max: 10, timeWindow: MINUTE } },
+export const LIMITED_ROUTES: { method: string; path: string; limit: keyof RateLimits; per: 'address' | 'client' }[] = [
+  { method: 'POST', path: '/register', limit: 'register', per: 'address' },
+  { method: 'POST', path: '/forgot-password', limit: 'forgotPassword', per: 'address' },
+  { method: 'POST', path: '/reset-password', limit: 'resetPassword', per: 'address' },
+  { method: 'POST', path: '/verify-email/resend', limit: 'verifyEmailResend', per: 'address' },
+  { method: 'POST', path: '/resend-verification', limit: 'resendVerification', per: 'address' },
+  { method: 'POST', path: '/session/login', limit: 'sessionLogin', per: 'address' },
+  { method: 'POST', path: '/session/refresh', limit: 'sessionRefresh', per: 'address' },
+  { method: 'POST', path: '/session/logout', limit: 'sessionLogout', per: 'address' },
+  { method: 'GET', path: '/session/start', limit: 'sessionStart', per: 'address' },
+  { method: 'POST', path: '/interaction/*', limit: 'interaction', per: 'address' },
+  // Apps call these from their servers, one address for many users: see client-rate-key.ts.
+  { method: 'POST', path: '/token', limit: 'token', per: 'client' },
+  { method: 'POST', path: '/token/*', limit: 'introspectionRevocation', per: 'client' },
+  { method: 'POST', path: '/reg', limit: 'clientRegistration', per: 'address' },
 ];
 
-function limitFor(method: string | string[], url: string): Limit | undefined {
+function ruleFor(method: string | string[], url: string) {
   const methods = Array.isArray(method) ? method : [method];
-  const rule = RATE_LIMITS.find(
+  return LIMITED_ROUTES.find(
     (r) => methods.includes(r.method) && (r.path.endsWith('*') ? url.startsWith(r.path.slice(0, -1)) && url !== r.path.slice(0, -2) : url === r.path),
   );
-  return rule?.limit;
 }
 
 export class RateLimitedError extends AppError {
@@ -51,15 +46,22 @@ export class RateLimitedError extends AppError {
 
 /**
  * Registers @fastify/rate-limit (Redis store when Redis is configured, shared by every
- * instance; memory otherwise) and attaches the table's limits to routes as they are added.
+ * instance; memory otherwise) and attaches the configured limits to routes as they are added.
  * Call before any route is registered. When the Redis store fails the request fails (503),
  * never unlimited (`skipOnError: false`).
  */
-export async function registerRateLimits(app: FastifyInstance, { redis, prefix, enabled = true }: { redis?: Redis; prefix: string; enabled?: boolean }) {
+export async function registerRateLimits(
+  app: FastifyInstance,
+  { redis, prefix, limits, clients, enabled = true }: { redis?: Redis; prefix: string; limits: RateLimits; clients: ClientSecrets; enabled?: boolean },
+) {
   if (!enabled) return;
+  const clientRateKey = createClientRateKey({ clients });
   app.addHook('onRoute', (route: RouteOptions) => {
-    const limit = limitFor(route.method, route.url ?? '');
-    if (limit) route.config = { ...(route.config as object), rateLimit: limit } as RouteOptions['config'];
+    const rule = ruleFor(route.method, route.url ?? '');
+    if (!rule) return;
+    const { max, windowSeconds } = limits[rule.limit];
+    const rateLimit = { max, timeWindow: windowSeconds * 1000, ...(rule.per === 'client' ? { keyGenerator: clientRateKey } : {}) };
+    route.config = { ...(route.config as object), rateLimit } as RouteOptions['config'];
   });
   await app.register(rateLimit, {
     global: false,
