@@ -15,6 +15,8 @@ export interface LoginResult {
   p99: number;
   ok: number;
   errors: number;
+  /** Logins that failed on a 429. */
+  rateLimited: number;
   seconds: number;
   firstError?: string;
 }
@@ -28,6 +30,7 @@ export function percentile(sorted: number[], p: number): number {
 export async function loginLoad(target: Target, client: BenchClient, users: { email: string; password: string }[], connections: number, seconds: number): Promise<LoginResult> {
   const latencies: number[] = [];
   let errors = 0;
+  let rateLimited = 0;
   let firstError: string | undefined;
   const started = performance.now();
   const end = started + seconds * 1000;
@@ -43,6 +46,7 @@ export async function loginLoad(target: Target, client: BenchClient, users: { em
           latencies.push(performance.now() - t0);
         } catch (err) {
           errors++;
+          if (/ 429\b/.test((err as Error).message)) rateLimited++;
           firstError ??= (err as Error).message.replace(/\s+/g, " ").replace(/.*<main[^>]*>/, "").slice(0, 400);
         }
       }
@@ -50,7 +54,7 @@ export async function loginLoad(target: Target, client: BenchClient, users: { em
   );
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { perSecond: latencies.length / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), ok: latencies.length, errors, seconds: elapsed, firstError };
+  return { perSecond: latencies.length / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), ok: latencies.length, errors, rateLimited, seconds: elapsed, firstError };
 }
 
 /** The raw argon2id verification rate at `concurrency`, in a process of its own on the same cores. */

@@ -140,7 +140,7 @@ function machine(info: RunInfo): string {
   const cpu = cpus();
   return [
     `- ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${n(totalmem() / 2 ** 30, 1)} GiB RAM, Linux ${release()}, load average ${info.loadAverage.map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) at the end of the run (the machine is shared: other work ran during the bench)`,
-    `- Node.js ${process.version} (the servers and the load generator), oidc-provider ${pkgVersion('oidc-provider')}, autocannon ${pkgVersion('autocannon')}`,
+    `- Node.js ${process.version} (the servers and the load generator, which runs on the same cores), oidc-provider ${pkgVersion('oidc-provider')}, autocannon ${pkgVersion('autocannon')}`,
     `- Redis ${info.redisVersion} and PostgreSQL ${info.postgresVersion} on the same machine, shared by both servers (and by other engineers' tests)`,
     `- ${info.rounds} round(s) of ${info.seconds} s per scenario, target and connection count (${info.levels.join(', ')} connections), targets alternated A B / B A; the run took ${info.minutes.toFixed(1)} min`,
   ].join('\n');
@@ -169,7 +169,10 @@ function checks(rows: Row[]): string {
   const limited = rows.flatMap((r) => (r.g?.rateLimited ? [`${r.label} at ${r.connections} connections: ${r.g.rateLimited} answers 429`] : []));
   return [
     failed.length ? `- In-depth checks FAILED: ${failed.join('; ')}` : '- In-depth checks passed: after every round one answer was verified (JWT signatures against the JWKS, opaque tokens introspected as active).',
-    limited.length ? `- Rate limits hit: ${limited.join('; ')}` : '- No rate limit was hit (every request came from another of 65,536 client addresses).',
+    limited.length ? `- Rate limits hit: ${limited.join('; ')}.` : '- No rate limit was hit: requests came from 65,536 client addresses in turn.',
+    "- Gatehouse's production rate limits were on (src/security/rate-limits.ts, Redis store, one counter per address and route). " +
+      'The token endpoint allows 1,200 requests a minute per address today, so one app server calling from one address would be refused above 20 tokens/s; ' +
+      'the limit is to become per client, and then a client measured here would be limited.',
   ].join('\n');
 }
 
@@ -209,7 +212,7 @@ the same cores, at the same concurrency, right after; target: logins ≥ 0.80 of
 ## Memory
 
 Peak RSS (VmHWM) over the whole run: Gatehouse **${info.memory.gatehouse.peakMiB} MiB** (${info.memory.gatehouse.rssMiB} MiB at the end),
-bare oidc-provider **${info.memory.bare.peakMiB} MiB** (${info.memory.bare.rssMiB} MiB at the end).
+bare oidc-provider **${info.memory.bare.peakMiB} MiB** (${info.memory.bare.rssMiB} MiB at the end). Target: the web process under 200 MB under load.
 ${rssTable(measurements)}
 
 ## Checks

@@ -140,21 +140,64 @@ try {
   }
 
   if (wanted('login')) {
-    const fp = { target: targets.gatehouse, client: targets.firstParty };
-    await loginLoad(fp.target, fp.client, USERS, 4, 1); // warm-up
+    const { gatehouse } = targets;
+    await loginLoad(gatehouse, targets.firstParty, USERS, 4, 1); // warm-up
     for (const connections of LEVELS) {
       for (let r = 0; r < ROUNDS; r++) {
-        const cpu0 = cpuSeconds(fp.target.pid);
-        const login = await loginLoad(fp.target, fp.client, USERS, connections, LOGIN_SECONDS);
-        const cpu = cpuSeconds(fp.target.pid) - cpu0;
-        const rssMiB = memory(fp.target.pid).rssMiB;
-        const argon2 = await argon2Rate(connections, LOGIN_SECONDS);
-        const base = { scenario: 'login', connections, invalid: 0, rateLimited: 0, statuses: {}, postgresCpu: 0, redisCpu: 0, deepCheck: login.firstError ?? 'ok' };
-        measurements.push({ ...base, target: 'gatehouse', rssMiB, ok: login.ok, errors: login.errors, seconds: login.seconds, p50: Math.round(login.p50), p99: Math.round(login.p99), cpu });
-        measurements.push({ ...base, target: 'argon2', rssMiB: 0, ok: Math.round(argon2.perSecond * LOGIN_SECONDS), errors: 0, seconds: LOGIN_SECONDS, p50: 0, p99: 0, cpu: (argon2.cpuMsPerHash / 1000) * argon2.perSecond * LOGIN_SECONDS, deepCheck: 'ok' });
-        log(`login            c=${String(connections).padEnd(3)} ${login.perSecond.toFixed(1)} logins/s (p50 ${login.p50.toFixed(0)} ms, p99 ${login.p99.toFixed(0)} ms, errors ${login.errors}${login.firstError ? `: ${login.firstError}` : ''}); argon2id alone ${argon2.perSecond.toFixed(1)}/s`);
+        // Gatehouse's logins and argon2id alone, in turn (B A on odd rounds, as above).
+        const pair = [() => measureLogins(gatehouse, connections), () => measureArgon2(connections)];
+        for (const run of r % 2 ? pair.reverse() : pair) await run();
       }
     }
+  }
+
+  async function measureLogins(gatehouse: Targets['gatehouse'], connections: number) {
+    const [cpu0, pg0] = [cpuSeconds(gatehouse.pid), await targets.database.backends()];
+    const login = await loginLoad(gatehouse, targets.firstParty, USERS, connections, LOGIN_SECONDS);
+    const [cpu1, pg1] = [cpuSeconds(gatehouse.pid), await targets.database.backends()];
+    measurements.push({
+      scenario: 'login',
+      target: 'gatehouse',
+      connections,
+      ok: login.ok,
+      errors: login.errors,
+      invalid: 0,
+      rateLimited: login.rateLimited,
+      statuses: {},
+      seconds: login.seconds,
+      p50: Math.round(login.p50),
+      p99: Math.round(login.p99),
+      cpu: cpu1 - cpu0,
+      postgresCpu: backendCpu(pg0, pg1),
+      redisCpu: 0,
+      deepCheck: login.firstError ?? 'ok',
+      rssMiB: memory(gatehouse.pid).rssMiB,
+    });
+    log(`login            c=${String(connections).padEnd(3)} gatehouse ${login.perSecond.toFixed(1).padStart(6)} logins/s  p50 ${login.p50.toFixed(0)} ms  p99 ${login.p99.toFixed(0)} ms  errors ${login.errors}${login.firstError ? `: ${login.firstError}` : ''}`);
+  }
+
+  async function measureArgon2(connections: number) {
+    const argon2 = await argon2Rate(connections, LOGIN_SECONDS);
+    const hashes = argon2.perSecond * LOGIN_SECONDS;
+    measurements.push({
+      scenario: 'login',
+      target: 'argon2',
+      connections,
+      ok: Math.round(hashes),
+      errors: 0,
+      invalid: 0,
+      rateLimited: 0,
+      statuses: {},
+      seconds: LOGIN_SECONDS,
+      p50: 0,
+      p99: 0,
+      cpu: (argon2.cpuMsPerHash / 1000) * hashes,
+      postgresCpu: 0,
+      redisCpu: 0,
+      deepCheck: 'ok',
+      rssMiB: 0,
+    });
+    log(`login            c=${String(connections).padEnd(3)} argon2id ${argon2.perSecond.toFixed(1).padStart(6)} verifications/s alone`);
   }
 } catch (err) {
   failed = true;
