@@ -11,5 +11,3 @@ export function freePort(): Promise<number> {
     srv.on('error', reject);
   });
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
