@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { AppError, isDependencyDown } from './errors.ts';
+import { boundConnections } from './http/connections.ts';
 import { registerViews, translate } from './http/views.ts';
 import { interactionRoutes } from './interactions/interactions.routes.ts';
 import { deleteExpiredPayloads } from './oidc/adapters/postgres.adapter.ts';
@@ -58,6 +59,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
   });
+  boundConnections(app);
 
   const services = createServices({ config, database, redis });
   const { knex, box, accounts, clients, adapter } = services;
