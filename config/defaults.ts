@@ -141,6 +141,42 @@ export const defaults = {
     /** Progressive delay before the password check: baseMs after one failure of the account, doubling, at most maxMs. */
     delay: { baseMs: 500, maxMs: 8_000 },
   },
+  /**
+   * HTTP connection limits (issue 15 finding 5; src/http/connections.ts): a client that sends
+   * slowly, stalls or never reads must not hold a connection, nor a shutdown, for long. Node's
+   * and Fastify's own defaults give a request body no deadline at all.
+   */
+  http: {
+    /** The request line and headers must arrive within this (slowloris); Node's default is 60 s. */
+    headersTimeoutMs: 10_000,
+    /**
+     * The whole request, headers and body (at most 64 KiB), must arrive within this; then the
+     * answer is 408 and the connection closes. Fastify's default is none.
+     */
+    requestTimeoutMs: 30_000,
+    /**
+     * A connection on which no byte moves either way for this long is closed (a stalled upload,
+     * a client that stops reading its answer). Longer than the slowest handler: the progressive
+     * login delay (throttle.delay.maxMs) plus a captcha siteverify call.
+     */
+    connectionTimeoutMs: 60_000,
+    /**
+     * An idle keep-alive connection stays open this long: longer than load balancers' idle
+     * timeouts (60 s on AWS ALB), so that the balancer, never Gatehouse, closes a connection it
+     * may be about to reuse (Fastify's default).
+     */
+    keepAliveTimeoutMs: 72_000,
+    /**
+     * How often Node checks the header and request deadlines: a request is cut at most this
+     * long after its deadline (Node's default, 30 s, would double the request timeout).
+     */
+    timeoutCheckIntervalMs: 1_000,
+    /**
+     * On shutdown, requests in flight get this long to finish; then every connection still open
+     * is closed. Keep it under the 10 s after which `npm start` exits regardless (src/main.ts).
+     */
+    closeGraceMs: 5_000,
+  },
   /** The security event log (issue 5; src/security/events.ts; `npx gatehouse events`). */
   securityEvents: {
     /** Events older than this are deleted by the periodic sweep. */

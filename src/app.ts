@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { AppError, isDependencyDown } from './errors.ts';
-import { boundConnections } from './http/connections.ts';
+import { boundConnections, connectionOptions } from './http/connections.ts';
 import { registerViews, translate } from './http/views.ts';
 import { interactionRoutes } from './interactions/interactions.routes.ts';
 import { deleteExpiredPayloads } from './oidc/adapters/postgres.adapter.ts';
@@ -58,8 +58,9 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     trustProxy: (config.trustProxy ?? false) as boolean,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
+    ...connectionOptions(config.http),
   });
-  boundConnections(app);
+  boundConnections(app, config.http);
 
   const services = createServices({ config, database, redis });
   const { knex, box, accounts, clients, adapter } = services;

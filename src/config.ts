@@ -104,6 +104,8 @@ export interface Config {
   passwordPolicy: Widened<typeof defaults.passwordPolicy>;
   throttle: Widened<typeof defaults.throttle>;
   securityEvents: Widened<typeof defaults.securityEvents>;
+  /** HTTP connection limits and the shutdown grace (issue 15 finding 5; config/defaults.ts documents each). */
+  http: Widened<typeof defaults.http>;
 }
 
 export class ConfigError extends Error {
@@ -198,6 +200,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     passwordPolicy: defaults.passwordPolicy,
     throttle: defaults.throttle,
     securityEvents: defaults.securityEvents,
+    http: defaults.http,
     ...overrides,
   };
 }
