@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { defaults } from '../../config/defaults.ts';
-import type { Config } from '../../src/config.ts';
-import { createStorage, startServer, useServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { useServer } from '../helpers/server.ts';
 
 // Issue 8: a request body that keeps a connection open must not hold a shutdown. oidc-provider
 // stops reading a body over its 56 KiB limit and answers 400; the rest of the body stayed on the
@@ -56,21 +55,12 @@ function oversizedChunkedBody() {
 }
 
 describe('closing the server while requests hold connections', () => {
-  let storage: TestStorage;
-  let server: TestServer | undefined;
-  before(async () => {
-    storage = await createStorage();
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
-  });
-
   // A grace far longer than the tests' deadlines: what they check must not be the grace's doing.
-  const longGrace: Partial<Config> = { http: { ...defaults.http, closeGraceMs: 60_000 } };
+  // Each test closes a server of its own: the first, then others on the same storage.
+  const { server: first, another } = useServer({ overrides: { http: { ...defaults.http, closeGraceMs: 60_000 } } });
 
   test('a body the provider stopped reading does not hold the close', async () => {
-    server = await startServer(storage, {}, longGrace);
+    const server = first;
     const res = await fetch(`${server.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -83,7 +73,7 @@ describe('closing the server while requests hold connections', () => {
   });
 
   test('a request in flight when the close begins finishes, and its connection then closes', async () => {
-    server = await startServer(storage, {}, longGrace);
+    const server = await another();
     const client = slowTokenRequest(server.port);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const closing = server.stop();
@@ -95,7 +85,7 @@ describe('closing the server while requests hold connections', () => {
   });
 
   test('a request that keeps sending its body is cut after the grace, and the close ends', async () => {
-    server = await startServer(storage, {}, { http: { ...defaults.http, closeGraceMs: 300 } });
+    const server = await another({ overrides: { http: { ...defaults.http, closeGraceMs: 300 } } });
     const client = slowTokenRequest(server.port);
     const drip = setInterval(() => client.socket.write('x'), 100);
     try {
@@ -113,19 +103,19 @@ describe('closing the server while requests hold connections', () => {
 // kept its connection, and a worker's socket, for minutes. Short limits here keep the test quick.
 describe('slow clients are cut off at the configured limits', { concurrency: true }, () => {
   const http = { ...defaults.http, headersTimeoutMs: 1000, requestTimeoutMs: 3000, connectionTimeoutMs: 1500, timeoutCheckIntervalMs: 100 };
-  const ctx = useServer({ overrides: { http } });
+  const { server } = useServer({ overrides: { http } });
   // Timers run late on a loaded machine; no limit here is anywhere near "minutes".
   const SLACK = 2000;
 
   test('a body that stops after 11 of its 1,000 bytes: the connection is closed at the idle timeout', async () => {
-    const client = slowTokenRequest(ctx.server.port);
+    const client = slowTokenRequest(server.port);
     const { received, afterMs } = await within(http.requestTimeoutMs + SLACK, client.closed, 'closing the stalled connection');
     assert.equal(received, '', 'closed without an answer: nothing on it moved for connectionTimeoutMs');
     assert.ok(afterMs >= http.connectionTimeoutMs - 100, `not before the idle timeout (${afterMs} ms)`);
   });
 
   test('a body that trickles in, a byte at a time, gets 408 at the request timeout', async () => {
-    const client = slowTokenRequest(ctx.server.port);
+    const client = slowTokenRequest(server.port);
     const drip = setInterval(() => client.socket.write('x'), 100);
     try {
       const { received, afterMs } = await within(http.requestTimeoutMs + http.timeoutCheckIntervalMs + SLACK, client.closed, 'cutting the trickling body');
@@ -137,8 +127,8 @@ describe('slow clients are cut off at the configured limits', { concurrency: tru
   });
 
   test('headers that trickle in get 408 at the headers timeout', async () => {
-    const client = rawClient(ctx.server.port);
-    client.socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${ctx.server.port}\r\nX-Slow: `);
+    const client = rawClient(server.port);
+    client.socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nX-Slow: `);
     const drip = setInterval(() => client.socket.write('x'), 100);
     try {
       const { received, afterMs } = await within(http.requestTimeoutMs, client.closed, 'cutting the trickling headers');

@@ -5,7 +5,7 @@ import { defaults } from '../../config/defaults.ts';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { Browser } from '../helpers/browser.ts';
 import { createClient, createUser, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, freePort, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { useServer, type TestServer } from '../helpers/server.ts';
 
 // Password guessing against the hosted login (ASVS V6.3.1): counted per account and per
 // address, locked after the configured failures, captcha once failures pile up.
@@ -26,18 +26,11 @@ async function openLogin(server: TestServer, client: ClientMetadata, browser = n
 const alert = (body: string) => body.match(/<p class="alert alert-error"[^>]*>([^<]*)<\/p>/)?.[1];
 
 describe('brute force on the hosted login', () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer({ overrides: { throttle } });
   let client: ClientMetadata;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage, {}, { throttle });
     client = await createClient(server, { redirectUris: [REDIRECT] });
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('five wrong passwords lock the account: the right one is then refused like a wrong one', async () => {
@@ -90,15 +83,12 @@ describe('brute force on the hosted login', () => {
 });
 
 describe('captcha after repeated failures (turnstile, siteverify answered locally)', () => {
-  let storage: TestStorage;
-  let server: TestServer;
   let client: ClientMetadata;
   let user: TestUser;
   let siteverify: Server;
   const seen: URLSearchParams[] = [];
 
   before(async () => {
-    const port = await freePort();
     // The provider's siteverify is outside our control: this stands in for it.
     siteverify = createServer((req, res) => {
       let body = '';
@@ -110,20 +100,23 @@ describe('captcha after repeated failures (turnstile, siteverify answered locall
         res.end(JSON.stringify({ success: form.get('response') === 'human-token' || form.get('response') === 'human-token-2' }));
       });
     });
-    await new Promise<void>((r) => siteverify.listen(port, '127.0.0.1', r));
-    storage = await createStorage();
-    server = await startServer(
-      storage,
-      { CAPTCHA_PROVIDER: 'turnstile', CAPTCHA_SITE_KEY: 'site-key-1', CAPTCHA_SECRET: 'secret-1', CAPTCHA_VERIFY_URL: `http://127.0.0.1:${port}/siteverify` },
-      { throttle },
-    );
+    await new Promise<void>((r) => siteverify.listen(0, '127.0.0.1', r));
+  });
+  const { server } = useServer({
+    env: () => ({
+      CAPTCHA_PROVIDER: 'turnstile',
+      CAPTCHA_SITE_KEY: 'site-key-1',
+      CAPTCHA_SECRET: 'secret-1',
+      CAPTCHA_VERIFY_URL: `http://127.0.0.1:${(siteverify.address() as { port: number }).port}/siteverify`,
+    }),
+    overrides: { throttle },
+  });
+  before(async () => {
     client = await createClient(server, { redirectUris: [REDIRECT] });
     user = await createUser(server);
   });
   after(async () => {
     siteverify?.close();
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('the widget appears after three failures and the next attempt needs a valid, unused token', async () => {
