@@ -246,6 +246,21 @@ export const configSchema = z.strictObject({
       }),
     },
   ),
+  http: group(
+    'HTTP connection limits (src/http/connections.ts): a client that sends slowly, stalls or never reads must not hold a connection, nor a shutdown, for long',
+    {
+      headersTimeoutMs: key(int(1), 10_000, 'the request line and headers must arrive within this (slowloris); Node\'s default is 60 s'),
+      requestTimeoutMs: key(int(1), 30_000, 'the whole request, headers and body, must arrive within this; then the answer is 408 and the connection closes'),
+      connectionTimeoutMs: key(
+        int(1),
+        60_000,
+        'a connection on which no byte moves either way for this long is closed; longer than the slowest handler (the progressive login delay plus a captcha siteverify)',
+      ),
+      keepAliveTimeoutMs: key(int(1), 72_000, 'an idle keep-alive connection stays open this long: longer than load balancers\' idle timeouts (60 s on AWS ALB)'),
+      timeoutCheckIntervalMs: key(int(1), 1_000, 'how often Node checks the header and request deadlines'),
+      closeGraceMs: key(int(0), 5_000, 'on shutdown, requests in flight get this long to finish; then every connection still open is closed'),
+    },
+  ),
   securityEvents: group('The security event log (`npx gatehouse events`)', {
     retentionDays: key(int(1), 90, 'events older than this are deleted by the periodic sweep'),
   }),

@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { createEmail, type Email } from './email/email.ts';
 import { firstPartyRoutes } from './first-party/first-party.routes.ts';
+import { boundConnections, connectionOptions } from './http/connections.ts';
 import { registerErrorHandlers } from './http/errors.ts';
 import { registerViews } from './http/views.ts';
 import { interactionRoutes } from './interactions/interactions.routes.ts';
@@ -45,7 +46,9 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     trustProxy: (config.trustProxy ?? false) as boolean,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
+    ...connectionOptions(config.http),
   });
+  boundConnections(app, config.http);
   const https = config.issuer.startsWith('https:');
 
   // --- services ---

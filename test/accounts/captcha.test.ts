@@ -5,15 +5,13 @@ import { after, before, describe, test } from 'node:test';
 import { CAPTCHA_FAILED, PASSWORD_RESET_REQUESTED, REGISTERED } from '../../src/security/events.ts';
 import { forms } from '../helpers/browser.ts';
 import { createUser } from '../helpers/fixtures.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 import { BEHIND_PROXY, eventually, fastEmail, PersonBrowser } from '../email/support.ts';
 
 // The provider's siteverify is the one thing outside Gatehouse: a local HTTP server answers in
 // its place, accepting exactly the tokens it handed out.
 describe(`captcha on registration and reset requests (${STORAGE})`, () => {
   let siteverify: Server;
-  let storage: TestStorage;
-  let server: TestServer;
   const issued = new Set<string>();
 
   before(async () => {
@@ -26,22 +24,18 @@ describe(`captcha on registration and reset requests (${STORAGE})`, () => {
       });
     });
     await new Promise<void>((resolve) => siteverify.listen(0, '127.0.0.1', resolve));
-    storage = await createStorage();
-    server = await startServer(
-      storage,
-      {
-        ...BEHIND_PROXY,
-        CAPTCHA_PROVIDER: 'turnstile',
-        CAPTCHA_SITE_KEY: 'site-key-for-tests',
-        CAPTCHA_SECRET: 'captcha-secret-for-tests',
-        CAPTCHA_VERIFY_URL: `http://127.0.0.1:${(siteverify.address() as { port: number }).port}/siteverify`,
-      },
-      fastEmail(),
-    );
+  });
+  const { server } = useServer({
+    env: () => ({
+      ...BEHIND_PROXY,
+      CAPTCHA_PROVIDER: 'turnstile',
+      CAPTCHA_SITE_KEY: 'site-key-for-tests',
+      CAPTCHA_SECRET: 'captcha-secret-for-tests',
+      CAPTCHA_VERIFY_URL: `http://127.0.0.1:${(siteverify.address() as { port: number }).port}/siteverify`,
+    }),
+    overrides: fastEmail(),
   });
   after(async () => {
-    await server?.stop();
-    await storage?.drop();
     siteverify.closeAllConnections();
     await new Promise((resolve) => siteverify.close(resolve));
   });

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { forms, type Page } from '../helpers/browser.ts';
 import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 import { linkIn, startSmtp, type TestSmtp } from '../email/smtp.ts';
 import { BEHIND_PROXY, fastEmail, PersonBrowser } from '../email/support.ts';
 
@@ -18,19 +18,16 @@ async function nextSecond() {
 
 describe(`password reset (${STORAGE})`, () => {
   let smtp: TestSmtp;
-  let storage: TestStorage;
-  let server: TestServer;
   let rp: oidc.Configuration;
 
   before(async () => {
     smtp = await startSmtp();
-    storage = await createStorage();
-    server = await startServer(storage, { SMTP_URL: smtp.url, ...BEHIND_PROXY }, fastEmail());
+  });
+  const { server } = useServer({ env: () => ({ SMTP_URL: smtp.url, ...BEHIND_PROXY }), overrides: fastEmail() });
+  before(async () => {
     rp = await rpConfig(server, await createClient(server));
   });
   after(async () => {
-    await server?.stop();
-    await storage?.drop();
     await smtp?.stop();
   });
 

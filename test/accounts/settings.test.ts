@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { defaults } from '../../config/defaults.ts';
 import { createSelfService } from '../../src/accounts/self-service/self-service.ts';
@@ -7,7 +7,7 @@ import { changePassword } from '../../src/accounts/settings/settings.service.ts'
 import { ValidationError } from '../../src/errors.ts';
 import { forms, type Page } from '../helpers/browser.ts';
 import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 import { BEHIND_PROXY, fastEmail, PersonBrowser } from '../email/support.ts';
 
 /** Waits until the clock's second changes: a sign-in in a revocation's own second counts as before it. */
@@ -17,18 +17,11 @@ async function nextSecond() {
 }
 
 describe(`/account: name, password, other sessions (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer({ env: { ...BEHIND_PROXY }, overrides: fastEmail({ passwordHistory: 3 }) });
   let rp: oidc.Configuration;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage, { ...BEHIND_PROXY }, fastEmail({ passwordHistory: 3 }));
     rp = await rpConfig(server, await createClient(server));
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
   });
 
   /** Opens /account as a person does: it sends them through /login and back. */

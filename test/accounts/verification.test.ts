@@ -7,7 +7,7 @@ import { createSelfService } from '../../src/accounts/self-service/self-service.
 import { resendVerification } from '../../src/accounts/verification/verification.service.ts';
 import { forms, type Page } from '../helpers/browser.ts';
 import { authorize, createClient, createUser, rpConfig } from '../helpers/fixtures.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 import { linkIn, startSmtp, type TestSmtp } from '../email/smtp.ts';
 import { BEHIND_PROXY, fastEmail, outboxTo, PersonBrowser } from '../email/support.ts';
 
@@ -16,20 +16,20 @@ const atCallback = (u: string) => u.startsWith('http://127.0.0.1:9/callback');
 
 describe(`confirmation e-mail: resend, and registering a taken address (${STORAGE})`, () => {
   let smtp: TestSmtp;
-  let storage: TestStorage;
-  let server: TestServer;
   let rp: oidc.Configuration;
 
   before(async () => {
     smtp = await startSmtp();
-    storage = await createStorage();
-    // The production interval between two mails to one account, so the throttle is what it is.
-    server = await startServer(storage, { SMTP_URL: smtp.url, ...BEHIND_PROXY }, fastEmail({ perAddressIntervalSeconds: defaults.email.perAddressIntervalSeconds }));
+  });
+  // The production interval between two mails to one account, so the throttle is what it is.
+  const { server } = useServer({
+    env: () => ({ SMTP_URL: smtp.url, ...BEHIND_PROXY }),
+    overrides: fastEmail({ perAddressIntervalSeconds: defaults.email.perAddressIntervalSeconds }),
+  });
+  before(async () => {
     rp = await rpConfig(server, await createClient(server));
   });
   after(async () => {
-    await server?.stop();
-    await storage?.drop();
     await smtp?.stop();
   });
 

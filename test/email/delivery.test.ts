@@ -5,7 +5,7 @@ import { RESEND_FAILED_EMAIL } from '../../src/jobs/email.jobs.ts';
 import type { OutboxMessage } from '../../src/email/outbox.repo.ts';
 import { Browser } from '../helpers/browser.ts';
 import { runCli } from '../helpers/cli.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer, type TestServer } from '../helpers/server.ts';
 import { startSmtp, type TestSmtp } from './smtp.ts';
 import { eventually, EVERY_SECOND, fastEmail, outboxTo } from './support.ts';
 
@@ -40,17 +40,11 @@ const onlyMessage = async (server: TestServer, email: string): Promise<OutboxMes
 
 describe(`e-mail delivery: failures, retries and dead letters (${STORAGE})`, () => {
   let smtp: TestSmtp;
-  let storage: TestStorage;
-  let server: TestServer;
-
   before(async () => {
     smtp = await startSmtp();
-    storage = await createStorage();
-    server = await startServer(storage, { SMTP_URL: smtp.url, EMAIL_RESEND_CRON: EVERY_SECOND }, fastEmail());
   });
+  const { server, storage } = useServer({ env: () => ({ SMTP_URL: smtp.url, EMAIL_RESEND_CRON: EVERY_SECOND }), overrides: fastEmail() });
   after(async () => {
-    await server?.stop();
-    await storage?.drop();
     await smtp?.stop();
   });
 
@@ -169,20 +163,12 @@ describe(`e-mail delivery: failures, retries and dead letters (${STORAGE})`, () 
 });
 
 describe(`e-mail delivery: attempts run out (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
   let smtp: TestSmtp;
-
   before(async () => {
     smtp = await startSmtp();
     await smtp.stop();
-    storage = await createStorage();
-    server = await startServer(storage, { SMTP_URL: smtp.url, EMAIL_RESEND_CRON: EVERY_SECOND }, fastEmail({ maxAttempts: 3, retryBaseSeconds: 0 }));
   });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
-  });
+  const { server } = useServer({ env: () => ({ SMTP_URL: smtp.url, EMAIL_RESEND_CRON: EVERY_SECOND }), overrides: fastEmail({ maxAttempts: 3, retryBaseSeconds: 0 }) });
 
   test('a message that keeps failing is marked dead after the configured number of attempts', async () => {
     const email = newEmail();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { describe, test } from 'node:test';
+import { STORAGE, useServer, type TestServer } from '../helpers/server.ts';
 import { BEHIND_PROXY, eventually, fastEmail, outboxTo, PersonBrowser } from './support.ts';
 
 const PASSWORD = 'a long and unguessable passphrase';
@@ -21,17 +21,7 @@ interface MailboxEntry {
 }
 
 describe(`dev mailbox: no SMTP_URL, outside production (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
-
-  before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage, { ...BEHIND_PROXY }, fastEmail());
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
-  });
+  const { server } = useServer({ env: { ...BEHIND_PROXY }, overrides: fastEmail() });
 
   test('messages are delivered to /dev/mailbox(.json), newest first, and their links work', async () => {
     const first = `first-${randomBytes(4).toString('hex')}@example.com`;
@@ -71,17 +61,7 @@ describe(`dev mailbox: no SMTP_URL, outside production (${STORAGE})`, () => {
 });
 
 describe(`without SMTP_URL and without dev features (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
-
-  before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage, { DEV_FEATURES: 'false', ...BEHIND_PROXY }, fastEmail());
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
-  });
+  const { server } = useServer({ env: { DEV_FEATURES: 'false', ...BEHIND_PROXY }, overrides: fastEmail() });
 
   test('there is no mailbox; messages wait in the outbox as failed until SMTP_URL is set', async () => {
     assert.equal((await fetch(`${server.url}/dev/mailbox.json`)).status, 404);

@@ -5,7 +5,7 @@ import { jwtVerify, createRemoteJWKSet } from 'jose';
 import * as oidc from 'openid-client';
 import { Browser, forms, type Page } from '../helpers/browser.ts';
 import { createClient, rpConfig } from '../helpers/fixtures.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 import { linkIn, startSmtp, type TestSmtp } from './smtp.ts';
 import { fastEmail, outboxTo } from './support.ts';
 
@@ -14,22 +14,19 @@ const newEmail = () => `reg-${randomBytes(4).toString('hex')}@example.com`;
 
 describe(`registration with e-mail confirmation (${STORAGE})`, () => {
   let smtp: TestSmtp;
-  let storage: TestStorage;
-  let server: TestServer;
   let rp: oidc.Configuration;
   let clientId: string;
 
   before(async () => {
     smtp = await startSmtp();
-    storage = await createStorage();
-    server = await startServer(storage, { SMTP_URL: smtp.url }, fastEmail());
+  });
+  const { server } = useServer({ env: () => ({ SMTP_URL: smtp.url }), overrides: fastEmail() });
+  before(async () => {
     const client = await createClient(server);
     clientId = client.client_id;
     rp = await rpConfig(server, client);
   });
   after(async () => {
-    await server?.stop();
-    await storage?.drop();
     await smtp?.stop();
   });
 

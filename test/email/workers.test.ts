@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Config } from '../../src/config.ts';
 import { SEND_EMAIL } from '../../src/jobs/email.jobs.ts';
 import { AGENDA_TABLE } from '../../src/jobs/queue.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 import { startSmtp, type TestSmtp } from './smtp.ts';
 import { eventually, EVERY_SECOND, fastEmail, outboxTo, spawnWorker, type WorkerProcess } from './support.ts';
 
@@ -14,20 +14,18 @@ const ROOM: Partial<Config> = { embeddedMaxConnections: 32 };
 
 describe(`e-mail workers (${STORAGE})`, () => {
   let smtp: TestSmtp;
-  let storage: TestStorage;
-  let server: TestServer;
   const workers: WorkerProcess[] = [];
 
   before(async () => {
     smtp = await startSmtp();
-    storage = await createStorage();
-    // The web process only records and enqueues (WORKER=off): the worker processes send.
-    server = await startServer(storage, { SMTP_URL: smtp.url, WORKER: 'off', LOG_LEVEL: 'error' }, { ...fastEmail(), ...ROOM });
   });
+  // Registered before useServer's, so it runs first: the workers stop before the server and its storage.
   after(async () => {
     await Promise.all(workers.map((w) => w.kill()));
-    await server?.stop();
-    await storage?.drop();
+  });
+  // The web process only records and enqueues (WORKER=off): the worker processes send.
+  const { server, storage } = useServer({ env: () => ({ SMTP_URL: smtp.url, WORKER: 'off', LOG_LEVEL: 'error' }), overrides: { ...fastEmail(), ...ROOM } });
+  after(async () => {
     await smtp?.stop();
   });
 

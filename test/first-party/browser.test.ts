@@ -7,20 +7,17 @@ import type { Browser } from 'playwright-core';
 import { startDemo } from '../../examples/first-party/serve.ts';
 import { launchChromium, NO_CHROMIUM } from '../helpers/chromium.ts';
 import { createClient, createUser, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, freePort, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { freePort, STORAGE, useServer } from '../helpers/server.ts';
 
 // A person in Chromium using the demo first-party app (examples/first-party) on its own origin:
 // /session/start, Gatehouse's login page, back with cookies the page's scripts cannot read.
 describe(`the demo first-party app in Chromium (${STORAGE})`, { skip: NO_CHROMIUM }, () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer();
   let demo: { url: string; server: Server };
   let browser: Browser;
   let user: TestUser;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
     user = await createUser(server, { name: 'Katherine Johnson', roles: ['editor'] });
     const port = await freePort();
     const client = await createClient(server, { name: 'Notes', firstParty: true, public: true, redirectUris: [`http://127.0.0.1:${port}/`] });
@@ -30,8 +27,6 @@ describe(`the demo first-party app in Chromium (${STORAGE})`, { skip: NO_CHROMIU
   after(async () => {
     await browser?.close();
     demo?.server.close();
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('sign in through Gatehouse, see the user, refresh, sign out; tokens stay out of reach of scripts', async () => {

@@ -1,20 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
 import { AccessTokenError, createAccessTokenVerifier } from '../../src/first-party/resource-server.ts';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { Browser } from '../helpers/browser.ts';
 import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, freePort, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 import { call } from './support.ts';
 
 const APP_ORIGIN = 'http://127.0.0.1:9';
 const THIRD_PARTY_ORIGIN = 'http://127.0.0.1:8';
 
 describe(`POST /session/login, CSRF and CORS, first-party only (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer();
   let user: TestUser;
   let client: ClientMetadata;
   let thirdParty: ClientMetadata;
@@ -22,15 +21,9 @@ describe(`POST /session/login, CSRF and CORS, first-party only (${STORAGE})`, ()
   const login = (body: Record<string, unknown>, origin: string | undefined = APP_ORIGIN) => call(server, '/session/login', { method: 'POST', origin, body });
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
     user = await createUser(server, { name: 'Barbara Liskov', username: 'liskov', roles: ['admin'] });
     client = await createClient(server, { firstParty: true, redirectUris: [`${APP_ORIGIN}/app`], public: true });
     thirdParty = await createClient(server, { redirectUris: [`${THIRD_PARTY_ORIGIN}/callback`] });
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('JSON login with an e-mail address or a username sets both cookies and returns the user', async () => {
@@ -157,19 +150,8 @@ describe(`POST /session/login, CSRF and CORS, first-party only (${STORAGE})`, ()
 });
 
 describe(`cookies under an https issuer with COOKIE_DOMAIN (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
-
-  before(async () => {
-    storage = await createStorage();
-    // Served over plain HTTP on loopback (a TLS-terminating proxy's view), named https.
-    const port = await freePort();
-    server = await startServer(storage, { PORT: String(port), ISSUER: `https://127.0.0.1:${port}`, COOKIE_DOMAIN: 'example.test' });
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
-  });
+  // Served over plain HTTP on loopback (a TLS-terminating proxy's view), named https.
+  const { server } = useServer({ env: ({ port }) => ({ ISSUER: `https://127.0.0.1:${port}`, COOKIE_DOMAIN: 'example.test' }) });
 
   test('both cookies are Secure and carry the COOKIE_DOMAIN; the access token is for the client', async () => {
     const user = await createUser(server);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createRevocationRepo } from '../../src/accounts/revocation/revocation.repo.ts';
 import { firstPartyContext } from '../../src/first-party/context.ts';
@@ -9,7 +9,7 @@ import { sha256 } from '../../src/security/secret-box.ts';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { Browser } from '../helpers/browser.ts';
 import { createClient, createUser, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer, type TestServer } from '../helpers/server.ts';
 import { appUrl, call, setCookies, signIn } from './support.ts';
 
 const APP_ORIGIN = 'http://127.0.0.1:9';
@@ -40,20 +40,13 @@ async function asksForPasswordAgain(server: TestServer, client: ClientMetadata, 
 }
 
 describe(`POST /session/refresh and /session/logout (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer();
   let user: TestUser;
   let client: ClientMetadata;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
     user = await createUser(server, { name: 'Grace Hopper' });
     client = await createClient(server, { firstParty: true, redirectUris: [`${APP_ORIGIN}/app`] });
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('refresh rotates both cookies; the stored token is hashed and records its successor', async () => {
@@ -199,21 +192,14 @@ describe(`POST /session/refresh and /session/logout (${STORAGE})`, () => {
 });
 
 describe(`reuse detection after the grace window (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  // No grace window: every second use of a rotated token is reuse, without waiting for a clock.
+  const { server } = useServer({ env: { SESSION_REFRESH_GRACE_SECONDS: '0' } });
   let user: TestUser;
   let client: ClientMetadata;
 
   before(async () => {
-    storage = await createStorage();
-    // No grace window: every second use of a rotated token is reuse, without waiting for a clock.
-    server = await startServer(storage, { SESSION_REFRESH_GRACE_SECONDS: '0' });
     user = await createUser(server);
     client = await createClient(server, { firstParty: true, redirectUris: [`${APP_ORIGIN}/app`] });
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('replaying a rotated refresh token revokes the whole family and the Gatehouse session (RFC 9700 §4.14.2)', async () => {

@@ -9,7 +9,7 @@ import { mintAccessToken } from '../../src/first-party/tokens.ts';
 import { rotateSigningKeys } from '../../src/oidc/keys.ts';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, freePort, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { freePort, STORAGE, useServer } from '../helpers/server.ts';
 import { call, setCookies, signIn } from './support.ts';
 
 const APP_ORIGIN = 'http://127.0.0.1:9';
@@ -23,8 +23,7 @@ function rejectsWith(reason: AccessTokenError['reason']) {
 }
 
 describe(`the resource-server helper (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer();
   let user: TestUser;
   let client: ClientMetadata;
   let other: ClientMetadata;
@@ -35,18 +34,12 @@ describe(`the resource-server helper (${STORAGE})`, () => {
   const claims = () => decodeJwt(token);
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
     user = await createUser(server);
     client = await createClient(server, { firstParty: true, redirectUris: [`${APP_ORIGIN}/app`] });
     other = await createClient(server, { firstParty: true, redirectUris: [`${APP_ORIGIN}/other`], public: true });
     const { landed } = await signIn(server, client, user);
     token = setCookies(landed.headers).get('gatehouse_at')!.value;
     verify = createAccessTokenVerifier({ issuer: server.url, audience: client.client_id, jwksCooldownSeconds: 0 });
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('accepts the access token of the first-party sign-in', async () => {
@@ -141,16 +134,13 @@ describe(`the resource-server helper (${STORAGE})`, () => {
 });
 
 describe(`the accessTokenPlugin protecting an API route (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer();
   let api: FastifyInstance;
   let apiUrl: string;
   let user: TestUser;
   let client: ClientMetadata;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
     user = await createUser(server);
     client = await createClient(server, { firstParty: true, redirectUris: [`${APP_ORIGIN}/app`], public: true });
 
@@ -164,8 +154,6 @@ describe(`the accessTokenPlugin protecting an API route (${STORAGE})`, () => {
   });
   after(async () => {
     await api?.close();
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('answers 401 without a token, and serves the cookie or a bearer token', async () => {

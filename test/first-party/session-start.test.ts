@@ -1,28 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { createAccessTokenVerifier, AccessTokenError } from '../../src/first-party/resource-server.ts';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { Browser } from '../helpers/browser.ts';
 import { createClient, createUser, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 import { appUrl, call, setCookies, signIn } from './support.ts';
 
 describe(`GET /session/start: the hosted login for first-party apps (${STORAGE})`, () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer();
   let user: TestUser;
   let client: ClientMetadata;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
     user = await createUser(server, { name: 'Ada Lovelace', roles: ['editor'] });
     client = await createClient(server, { firstParty: true, redirectUris: ['http://127.0.0.1:9/app', 'http://127.0.0.1:9/other'] });
-  });
-  after(async () => {
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('signs in without a consent page and comes back to return_to with both cookies, flagged per CONTRACT', async () => {

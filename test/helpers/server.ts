@@ -104,29 +104,73 @@ export async function startServer(storage: TestStorage, env: Env = {}, overrides
   };
 }
 
+/** What a server of `useServer` is started with. */
+export interface UseServerOptions {
+  /** Which storage (default: what `npm test` was given). */
+  storage?: Parameters<typeof createStorage>[0];
+  /**
+   * Environment variables. A function is called when the server starts (in `before`, after the
+   * hooks registered before `useServer`), with the port the server will listen on and its
+   * storage: for values known only then (an SMTP server's URL, an issuer naming the port).
+   */
+  env?: Env | ((at: { port: number; storage: TestStorage }) => Env);
+  overrides?: Partial<Config>;
+}
+
+/** A stand-in that forwards to whatever `current()` returns when it is used. */
+function liveView<T extends object>(current: () => T): T {
+  return new Proxy({} as T, {
+    get: (_target, prop) => Reflect.get(current(), prop),
+    has: (_target, prop) => Reflect.has(current(), prop),
+  });
+}
+
 /**
- * A server on storage of its own for the enclosing `describe`: started before its tests,
- * stopped and its storage dropped after them. Read `server` and `storage` inside tests and hooks.
+ * The one way a test file starts Gatehouse: a server on storage of its own for the enclosing
+ * `describe`, started before its tests, stopped and its storage dropped after them.
+ * `server` and `storage` may be kept in variables at once; they refer to the running server
+ * (the new one after `restart()`) and are read inside tests and hooks.
  */
-export function useServer({ storage: storageOptions, env, overrides }: { storage?: Parameters<typeof createStorage>[0]; env?: Env; overrides?: Partial<Config> } = {}) {
+export function useServer({ storage: storageOptions, env = {}, overrides }: UseServerOptions = {}) {
   let storage: TestStorage | undefined;
   let server: TestServer | undefined;
+  const others: TestServer[] = [];
+  const envFor = async (at: TestStorage, port?: number) => {
+    port ??= await freePort();
+    return { ...(typeof env === 'function' ? env({ port, storage: at }) : env), PORT: String(port) };
+  };
   before(async () => {
     storage = await createStorage(storageOptions);
-    server = await startServer(storage, env, overrides);
+    server = await startServer(storage, await envFor(storage), overrides);
   });
   after(async () => {
+    for (const other of others) await other.stop();
     await server?.stop();
     await storage?.drop();
   });
+  const running = () => {
+    if (!server) throw new Error('useServer: the server starts in before(); use it inside tests and hooks');
+    return server;
+  };
+  const made = () => {
+    if (!storage) throw new Error('useServer: the storage is made in before(); use it inside tests and hooks');
+    return storage;
+  };
   return {
-    get server(): TestServer {
-      if (!server) throw new Error('useServer: the server starts in before(); read it inside tests and hooks');
+    server: liveView(running),
+    storage: liveView(made),
+    /** Stops the server and starts it again on the same storage and port, as an operator's restart does. */
+    async restart(): Promise<TestServer> {
+      const { port } = running();
+      await running().stop();
+      server = await startServer(made(), await envFor(made(), port), overrides);
       return server;
     },
-    get storage(): TestStorage {
-      if (!storage) throw new Error('useServer: the storage is made in before(); read it inside tests and hooks');
-      return storage;
+    /** One more server on the same storage (a test may stop it itself; otherwise it stops after the tests). */
+    async another(more: { env?: Env; overrides?: Partial<Config> } = {}): Promise<TestServer> {
+      const other = await startServer(made(), { ...(await envFor(made())), ...more.env }, { ...overrides, ...more.overrides });
+      others.push(other);
+      return other;
     },
   };
 }

@@ -8,12 +8,11 @@ import type { Browser } from 'playwright-core';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { launchChromium, NO_CHROMIUM } from '../helpers/chromium.ts';
 import { createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, freePort, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { freePort, useServer } from '../helpers/server.ts';
 
 // A person in a real browser: the login page, a wrong password, the consent page, the app.
 describe('hosted login and consent in Chromium', { skip: NO_CHROMIUM }, () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer();
   let app: Server;
   let appUrl: string;
   let browser: Browser;
@@ -21,8 +20,6 @@ describe('hosted login and consent in Chromium', { skip: NO_CHROMIUM }, () => {
   let client: ClientMetadata;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage);
     const port = await freePort();
     appUrl = `http://127.0.0.1:${port}`;
     // The relying party's callback: shows what it received.
@@ -38,8 +35,6 @@ describe('hosted login and consent in Chromium', { skip: NO_CHROMIUM }, () => {
   after(async () => {
     await browser?.close();
     app?.close();
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('sign in, see the error for a wrong password, consent, land on the app with a code', async () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 
 // The whole code + PKCE flow with a real RP library, on the configured storage (Postgres and
 // Redis in CI) and on the embedded default.
@@ -11,23 +11,16 @@ const modes = [...new Set([STORAGE, 'embedded'])];
 
 for (const mode of modes) {
   describe(`authorization code + PKCE with openid-client (${mode})`, () => {
-    let storage: TestStorage;
-    let server: TestServer;
+    const { server } = useServer({ storage: mode === 'embedded' ? { embedded: true, redis: false } : {} });
     let user: TestUser;
     let config: oidc.Configuration;
     let clientId: string;
 
     before(async () => {
-      storage = await createStorage(mode === 'embedded' ? { embedded: true, redis: false } : {});
-      server = await startServer(storage);
       user = await createUser(server, { name: 'Ada Lovelace', username: 'ada' });
       const client = await createClient(server);
       clientId = client.client_id;
       config = await rpConfig(server, client);
-    });
-    after(async () => {
-      await server?.stop();
-      await storage?.drop();
     });
 
     test('signs in, verifies the ID token, calls userinfo, refreshes, introspects and revokes', async () => {

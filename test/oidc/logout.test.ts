@@ -6,11 +6,10 @@ import * as oidc from 'openid-client';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { forms } from '../helpers/browser.ts';
 import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { createStorage, freePort, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { freePort, useServer } from '../helpers/server.ts';
 
 describe('RP-initiated and back-channel logout', () => {
-  let storage: TestStorage;
-  let server: TestServer;
+  const { server } = useServer({ overrides: { allowPrivateNetworkFetch: true } });
   let user: TestUser;
   let client: ClientMetadata;
   let config: oidc.Configuration;
@@ -19,8 +18,6 @@ describe('RP-initiated and back-channel logout', () => {
   let rpUrl: string;
 
   before(async () => {
-    storage = await createStorage();
-    server = await startServer(storage, {}, { allowPrivateNetworkFetch: true });
     const port = await freePort();
     rpUrl = `http://127.0.0.1:${port}`;
     rp = createServer((req, res) => {
@@ -42,8 +39,6 @@ describe('RP-initiated and back-channel logout', () => {
   });
   after(async () => {
     rp?.close();
-    await server?.stop();
-    await storage?.drop();
   });
 
   test('logout asks for confirmation, notifies the client, and redirects only to a registered URI', async () => {

@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { authorize, createClient, createUser, rpConfig } from '../helpers/fixtures.ts';
-import { createStorage, startServer, STORAGE, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 
 const modes = [...new Set([STORAGE, 'embedded'])];
 
 for (const mode of modes) {
   describe(`a restart keeps users, clients, keys and sessions (${mode})`, () => {
-    let storage: TestStorage;
-    let server: TestServer | undefined;
-    after(async () => {
-      await server?.stop();
-      await storage?.drop();
-    });
+    const { server, restart } = useServer({ storage: mode === 'embedded' ? { embedded: true, redis: false } : {} });
 
     test('everything made before the restart works after it', async () => {
-      storage = await createStorage(mode === 'embedded' ? { embedded: true, redis: false } : {});
-      server = await startServer(storage);
-      const port = String(server.port);
       const user = await createUser(server);
       const client = await createClient(server);
       const before = await authorize(server, await rpConfig(server, client), user);
@@ -27,9 +19,7 @@ for (const mode of modes) {
         expectedState: before.state,
       });
       const jwksBefore = await (await fetch(`${server.url}/jwks`)).json();
-      await server.stop();
-
-      server = await startServer(storage, { PORT: port });
+      await restart();
       const config = await rpConfig(server, client);
       assert.deepEqual(await (await fetch(`${server.url}/jwks`)).json(), jwksBefore, 'same signing keys');
 

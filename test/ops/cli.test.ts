@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import * as oidc from 'openid-client';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { json, runCli } from '../helpers/cli.ts';
 import { authorize, createUser, rpConfig } from '../helpers/fixtures.ts';
-import { createStorage, startServer, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { useServer } from '../helpers/server.ts';
 
 // The CLI runs beside a running server, the way an admin uses it: on the embedded default it
 // attaches to the server's database instead of opening the data folder a second time.
@@ -14,16 +14,7 @@ const modes = process.env.DATABASE_URL ? ['postgres', 'embedded'] : ['embedded']
 
 for (const mode of modes) {
   describe(`gatehouse CLI beside a running server (${mode})`, () => {
-    let storage: TestStorage;
-    let server: TestServer;
-    before(async () => {
-      storage = await createStorage(mode === 'embedded' ? { embedded: true, redis: false } : { redis: false });
-      server = await startServer(storage);
-    });
-    after(async () => {
-      await server?.stop();
-      await storage?.drop();
-    });
+    const { server, storage } = useServer({ storage: mode === 'embedded' ? { embedded: true, redis: false } : { redis: false } });
 
     test('user create, client create/list/show/delete, and a sign-in with what they made', async () => {
       const env = storage.env;

@@ -2,23 +2,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createClient } from '../helpers/fixtures.ts';
 import { tcpProxy } from '../helpers/proxy.ts';
-import { createStorage, startServer, TEST_REDIS_URL, type TestServer, type TestStorage } from '../helpers/server.ts';
+import { TEST_REDIS_URL, useServer } from '../helpers/server.ts';
 
 describe('/healthz and /readyz', { skip: !TEST_REDIS_URL && 'needs REDIS_URL' }, () => {
-  let storage: TestStorage;
-  let server: TestServer;
   let proxy: Awaited<ReturnType<typeof tcpProxy>>;
   before(async () => {
     const redis = new URL(TEST_REDIS_URL!);
     proxy = await tcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-    storage = await createStorage({ redis: true });
-    storage.env.REDIS_URL = `redis://127.0.0.1:${proxy.port}`;
-    server = await startServer(storage);
   });
+  // Redis through the proxy, so the test can cut it for this server alone.
+  const { server } = useServer({ storage: { redis: true }, env: () => ({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` }) });
   after(async () => {
-    await server?.stop();
     await proxy?.close();
-    await storage?.drop();
   });
 
   test('ready while everything answers; 503 naming Redis when it stops; ready again after', async () => {
@@ -61,13 +56,25 @@ describe('/healthz and /readyz', { skip: !TEST_REDIS_URL && 'needs REDIS_URL' },
 });
 
 describe('/readyz when Postgres stops answering', { skip: !process.env.DATABASE_URL && 'needs DATABASE_URL' }, () => {
+  let proxy: Awaited<ReturnType<typeof tcpProxy>>;
+  before(async () => {
+    const url = new URL(process.env.DATABASE_URL!);
+    proxy = await tcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+  });
+  // The server's own database, reached through the proxy.
+  const { server } = useServer({
+    storage: { redis: false },
+    env: ({ storage }) => {
+      const url = new URL(storage.env.DATABASE_URL!);
+      url.host = `127.0.0.1:${proxy.port}`;
+      return { DATABASE_URL: url.toString() };
+    },
+  });
+  after(async () => {
+    await proxy?.close();
+  });
+
   test('503 naming the database and the job store (both live in Postgres), a clear 503 for pages', async () => {
-    const storage = await createStorage({ redis: false });
-    const url = new URL(storage.env.DATABASE_URL!);
-    const proxy = await tcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-    url.host = `127.0.0.1:${proxy.port}`;
-    storage.env.DATABASE_URL = url.toString();
-    const server = await startServer(storage);
     try {
       assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
       proxy.cut();
@@ -85,9 +92,6 @@ describe('/readyz when Postgres stops answering', { skip: !process.env.DATABASE_
       assert.ok(token.status >= 500 && token.status < 600, `a failing database is a 5xx, not a wrong answer (${token.status})`);
     } finally {
       proxy.resume();
-      await server.stop();
-      await proxy.close();
-      await storage.drop();
     }
   });
 });

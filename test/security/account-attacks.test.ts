@@ -35,6 +35,31 @@ describe('account attacks', () => {
     assert.equal(await accountsWith(existing.email), 1);
   });
 
+  test('a wrong password and an unknown account give the same form error on the login page', async () => {
+    const user = await createUser(ctx.server);
+    const redirect = 'http://127.0.0.1:9/callback';
+    const client = await createClient(ctx.server, { redirectUris: [redirect] });
+    const auth = new URL('/auth', ctx.server.url);
+    const params = { client_id: client.client_id, response_type: 'code', scope: 'openid', redirect_uri: redirect, state: 'st', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' };
+    for (const [k, v] of Object.entries(params)) auth.searchParams.set(k, v);
+    const pages = [];
+    for (const login of [user.email, 'nobody-here@example.com']) {
+      const browser = new Browser();
+      const loginPage = await browser.follow(auth.toString());
+      assert.equal(loginPage.status, 200);
+      pages.push(await browser.submit(loginPage, { login, password: 'definitely wrong password' }, { field: 'login' }));
+    }
+    const [wrong, unknown] = pages;
+    assert.equal(wrong!.status, 400);
+    assert.equal(unknown!.status, wrong!.status);
+    const message = (body: string) => body.match(/<p class="alert alert-error"[^>]*>([^<]*)<\/p>/)?.[1];
+    assert.ok(message(wrong!.body));
+    assert.equal(message(unknown!.body), message(wrong!.body));
+    // The login field keeps what was typed; the password is never echoed back.
+    assert.equal(forms(unknown!.body, unknown!.url)[0]!.fields.login, 'nobody-here@example.com');
+    assert.equal(forms(unknown!.body, unknown!.url)[0]!.fields.password, '');
+  });
+
   test('a password reset for an unknown address looks exactly like one for a known address', async () => {
     const existing = await createUser(ctx.server);
     const known = await postForm('/forgot-password', { email: existing.email });

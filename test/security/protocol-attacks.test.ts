@@ -6,8 +6,8 @@ import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { authorize, createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
 import { useServer } from '../helpers/server.ts';
 
-// Attacks on the OAuth/OIDC protocol surface (RFC 9700, ASVS V10). Each test is one attack
-// and asserts the answer a careful authorization server gives.
+// Attacks on the OAuth/OIDC protocol surface (RFC 9700, ASVS V10), and what the provider
+// refuses. Each test is one attack and asserts the answer a careful authorization server gives.
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
 describe('protocol attacks', () => {
@@ -22,7 +22,7 @@ describe('protocol attacks', () => {
     config = await rpConfig(ctx.server, client);
   });
 
-  const basic = () => `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`;
+  const basic = (secret = String(client.client_secret)) => `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString('base64')}`;
   async function token(body: Record<string, string>, headers: Record<string, string> = {}) {
     const res = await fetch(`${ctx.server.url}/token`, {
       method: 'POST',
@@ -50,8 +50,14 @@ describe('protocol attacks', () => {
     assert.equal(await errorOf(authUrl({ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' })), 'invalid_request');
   });
 
-  test('PKCE: a missing code_challenge is refused', async () => {
-    assert.equal(await errorOf(authUrl({})), 'invalid_request');
+  test('PKCE: a missing code_challenge is refused, for confidential clients too', async () => {
+    const res = await fetch(authUrl({}), { redirect: 'manual' });
+    assert.equal(res.status, 303);
+    const location = new URL(res.headers.get('location')!);
+    assert.equal(location.origin + location.pathname, REDIRECT);
+    assert.equal(location.searchParams.get('error'), 'invalid_request');
+    assert.match(location.searchParams.get('error_description')!, /PKCE/);
+    assert.equal(location.searchParams.get('code'), null);
   });
 
   test('PKCE: a wrong code_verifier does not redeem the code', async () => {
@@ -61,11 +67,19 @@ describe('protocol attacks', () => {
     assert.equal(r.body.error, 'invalid_grant');
   });
 
+  test('a wrong client secret is refused as invalid_client', async () => {
+    const { callbackUrl, verifier } = await codeFor();
+    const r = await token({ grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier }, { authorization: basic('not-the-secret') });
+    assert.equal(r.status, 401);
+    assert.equal(r.body.error, 'invalid_client');
+  });
+
   test('PKCE: a code_verifier-less redemption of a PKCE code is refused', async () => {
     const { callbackUrl } = await codeFor();
     const r = await token({ grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT });
+    // RFC 7636 §4.6: a failed PKCE verification is invalid_grant.
     assert.equal(r.status, 400);
-    assert.match(r.body.error!, /invalid_(grant|request)/);
+    assert.equal(r.body.error, 'invalid_grant');
   });
 
   test('code redeemed with another redirect_uri than the one it was issued for is refused', async () => {
@@ -86,18 +100,27 @@ describe('protocol attacks', () => {
     assert.equal(r.body.error, 'invalid_grant');
   });
 
-  test('code replay is refused', async () => {
+  test('code replay is refused, and revokes what the first use issued', async () => {
     const { callbackUrl, verifier } = await codeFor();
     const body = { grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier };
-    assert.equal((await token(body)).status, 200);
-    assert.equal((await token(body)).body.error, 'invalid_grant');
+    const first = await token(body);
+    assert.equal(first.status, 200);
+    assert.equal((await oidc.tokenIntrospection(config, first.body.access_token!)).active, true);
+
+    const replay = await token(body);
+    assert.equal(replay.status, 400);
+    assert.equal(replay.body.error, 'invalid_grant');
+
+    // RFC 6749 §4.1.2: the tokens issued for a code used twice should be revoked.
+    assert.equal((await oidc.tokenIntrospection(config, first.body.access_token!)).active, false, 'access token revoked');
+    await assert.rejects(oidc.refreshTokenGrant(config, first.body.refresh_token!), (e: oidc.ResponseBodyError) => e.error === 'invalid_grant');
   });
 
-  test('parallel redemption of one code: one token response only', async () => {
+  test('parallel redemption of one code: exactly one wins, the others get 400', async () => {
     const { callbackUrl, verifier } = await codeFor();
     const body = { grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier };
-    const all = await Promise.all([token(body), token(body), token(body)]);
-    assert.equal(all.filter((r) => r.status === 200).length, 1);
+    const all = await Promise.all(Array.from({ length: 4 }, () => token(body)));
+    assert.deepEqual(all.map((r) => r.status).sort(), [200, 400, 400, 400]);
   });
 
   test('refresh token replay after rotation is refused', async () => {
@@ -171,11 +194,25 @@ describe('protocol attacks', () => {
     assert.equal(res.headers.get('location'), null);
   });
 
-  test('open redirect through redirect_uri: look-alike URIs get an error page', async () => {
-    for (const evil of [`${REDIRECT}.evil.example`, 'http://127.0.0.1:9@evil.example/callback', `${REDIRECT}#x`, 'HTTP://127.0.0.1:9/CALLBACK', 'javascript:alert(1)']) {
-      const res = await fetch(authUrl({ redirect_uri: evil, code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }), { redirect: 'manual' });
-      assert.equal(res.headers.get('location'), null, evil);
-      assert.equal(res.status, 400, evil);
+  test('open redirect through redirect_uri: unregistered and look-alike URIs get our error page, never a redirect', async () => {
+    const evil = [
+      'https://evil.example/cb',
+      `${REDIRECT}/../evil`,
+      `${REDIRECT}?x=1`,
+      'http://127.0.0.1:9/callbackx',
+      `${REDIRECT}.evil.example`,
+      'http://127.0.0.1:9@evil.example/callback',
+      `${REDIRECT}#x`,
+      'HTTP://127.0.0.1:9/CALLBACK',
+      'javascript:alert(1)',
+    ];
+    for (const redirect of evil) {
+      const res = await fetch(authUrl({ redirect_uri: redirect, code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }), { redirect: 'manual' });
+      assert.equal(res.status, 400, redirect);
+      assert.equal(res.headers.get('location'), null, redirect);
+      const html = await res.text();
+      assert.match(html, /redirect_uri/, redirect);
+      assert.match(html, /<link rel="stylesheet" href="\/assets\/gatehouse.css">/, `${redirect}: rendered through our error view`);
     }
   });
 
@@ -214,5 +251,24 @@ describe('protocol attacks', () => {
     const stored = await ctx.server.app.gatehouse.adapter('AuthorizationCode').find(callbackUrl.searchParams.get('code')!);
     assert.ok(stored, 'the code is stored');
     assert.ok(Number(stored.exp) - Number(stored.iat) <= 60);
+  });
+
+  test('malformed token requests get a 400 JSON error, never a 500', async () => {
+    const cases: { body: string; type: string }[] = [
+      { body: 'grant_type=authorization_code', type: 'application/x-www-form-urlencoded' },
+      { body: 'grant_type=password&username=a&password=b', type: 'application/x-www-form-urlencoded' },
+      { body: 'grant_type=refresh_token&refresh_token=%00%FF', type: 'application/x-www-form-urlencoded' },
+      { body: '{"grant_type":"authorization_code"', type: 'application/json' },
+      { body: '%%%&&&===', type: 'application/x-www-form-urlencoded' },
+      { body: 'grant_type=authorization_code&code=a&code=b', type: 'application/x-www-form-urlencoded' },
+      { body: 'x'.repeat(200_000), type: 'application/x-www-form-urlencoded' },
+    ];
+    for (const c of cases) {
+      const res = await fetch(`${ctx.server.url}/token`, { method: 'POST', headers: { 'content-type': c.type, authorization: basic() }, body: c.body });
+      assert.ok(res.status >= 400 && res.status < 500, `${c.body.slice(0, 40)} → ${res.status}`);
+      assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+      const json = (await res.json()) as { error: string };
+      assert.equal(typeof json.error, 'string');
+    }
   });
 });
