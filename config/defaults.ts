@@ -102,7 +102,7 @@ export const defaults = {
     builtinClientId: 'gatehouse',
   },
   /**
-   * Password rules (issue 5; src/security/password-policy.ts; NIST SP 800-63B-4 §3.1.1.2,
+   * Password rules (issue 5; src/accounts/passwords/password-policy.ts; NIST SP 800-63B-4 §3.1.1.2,
    * ASVS V6.2). Lengths count Unicode code points after NFKC; no composition rules.
    */
   passwordPolicy: {

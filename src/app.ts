@@ -22,7 +22,7 @@ import { registerCsrf } from './security/csrf.ts';
 import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
 import { hardenProviderResponses, registerSecurityHeaders } from './security/headers.ts';
 import { createLoginThrottle, type LoginThrottle } from './security/login-throttle.ts';
-import { createPasswordLogin, type PasswordLogin } from './security/password-login.ts';
+import { createPasswordLogin, type PasswordLogin } from './accounts/passwords/password-login.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
 import { createServices, type Services } from './services.ts';
 

@@ -5,8 +5,9 @@ import { AppError } from '../errors.ts';
 import { translate } from '../http/views.ts';
 import type { OidcHost } from '../oidc/host.ts';
 import type { CaptchaVerifier } from '../security/captcha.ts';
+import { requestContext } from '../security/events.ts';
 import type { LoginThrottle } from '../security/login-throttle.ts';
-import type { PasswordLogin } from '../security/password-login.ts';
+import type { PasswordLogin } from '../accounts/passwords/password-login.ts';
 
 interface Params {
   uid: string;
@@ -90,7 +91,7 @@ export async function interactionRoutes(
     const loginText = typeof login === 'string' ? login : '';
     try {
       const account = await passwordLogin(
-        request,
+        requestContext(request),
         { login: loginText, captchaToken: captcha.tokenFrom(request.body), clientId: String(interaction.params.client_id) },
         () => accounts.authenticate(loginText, typeof password === 'string' ? password : ''),
       );

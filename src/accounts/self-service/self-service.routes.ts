@@ -9,7 +9,7 @@ import type { OidcHost } from '../../oidc/host.ts';
 import type { CaptchaVerifier } from '../../security/captcha.ts';
 import type { SecurityEvents } from '../../security/events.ts';
 import type { Accounts } from '../accounts.service.ts';
-import type { PasswordHasher } from '../password.ts';
+import type { PasswordHasher } from '../passwords/hasher.ts';
 import { recoveryRoutes } from '../recovery/recovery.routes.ts';
 import { registrationRoutes } from '../registration/registration.routes.ts';
 import { settingsRoutes } from '../settings/settings.routes.ts';
