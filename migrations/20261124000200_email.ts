@@ -1,7 +1,7 @@
 import { getCreateIndexesSQL, getCreateTableSQL, getUpdateTimestampTriggerSQL } from '@agendajs/postgres-backend';
 import type { Knex } from 'knex';
 
-// Agenda's job table when JOBS_BACKEND=postgres (src/email/jobs.ts, AGENDA_TABLE).
+// Agenda's job table when JOBS_BACKEND=postgres (src/jobs/queue.ts, AGENDA_TABLE).
 const AGENDA_TABLE = 'agenda_jobs';
 
 /**

@@ -3,27 +3,31 @@ import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import selfServicePages from './accounts/self-service/self-service.routes.ts';
+import { createSelfService } from './accounts/self-service/self-service.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { createEmail, type Email } from './email/email.ts';
+import { mailboxRoutes } from './email/mailbox.routes.ts';
+import { withSessionCallback } from './first-party/client-metadata.ts';
 import { firstPartyRoutes } from './first-party/first-party.routes.ts';
+import { getSessionUser } from './first-party/session.ts';
 import { boundConnections, connectionOptions } from './http/connections.ts';
 import { registerErrorHandlers } from './http/errors.ts';
 import { registerViews } from './http/views.ts';
-import { interactionRoutes } from './interactions/interactions.routes.ts';
 import { openJobs, type Jobs } from './jobs/jobs.ts';
 import { createOidcHost } from './oidc/host.ts';
 import { ensureSigningKeys } from './oidc/keys.ts';
 import { oidcRoutes } from './oidc/oidc.routes.ts';
 import { healthRoutes } from './ops/health.routes.ts';
 import { metricsRoutes } from './ops/metrics.ts';
+import { logoutPages } from './pages/logout/logout.routes.ts';
+import { pagesRoutes } from './pages/pages.routes.ts';
 import { createCaptchaVerifier, type CaptchaVerifier } from './security/captcha.ts';
 import { registerCsrf } from './security/csrf.ts';
 import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
 import { hardenProviderResponses, registerSecurityHeaders } from './security/headers.ts';
 import { createLoginThrottle, type LoginThrottle } from './security/login-throttle.ts';
-import { createPasswordLogin, type PasswordLogin } from './security/password-login.ts';
+import { createPasswordLogin, type PasswordLogin } from './accounts/passwords/password-login.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
 import { createServices, type Services } from './services.ts';
 
@@ -63,6 +67,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     clients,
     adapter,
     render,
+    logoutPages: logoutPages(render),
+    loadedClient: (metadata) => withSessionCallback(metadata, config.issuer),
     knex,
     box,
     onError: (err) => app.log.error(err),
@@ -88,6 +94,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     await jobs.close();
     email.close();
   });
+  const selfService = createSelfService({ knex, accounts, hasher: services.hasher, outbox: email.outbox, enqueueEmail: (id) => jobs.enqueueEmail(id), config, log: app.log });
 
   // --- HTTP: errors, headers and limits first, so that every route gets them ---
   registerErrorHandlers(app);
@@ -104,8 +111,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     pages.removeContentTypeParser('text/plain');
     await pages.register(fastifyFormbody);
     await registerCsrf(pages, { secure: https });
-    await pages.register(interactionRoutes, { host, accounts, passwordLogin, captcha, throttle });
-    await pages.register(selfServicePages, { config, knex, host, accounts, hasher: services.hasher, email, enqueueEmail: (id) => jobs.enqueueEmail(id) });
+    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, currentUser: getSessionUser });
+    if (email.mailer.kind === 'mailbox') await pages.register(mailboxRoutes, { outbox: email.outbox.repo });
     await pages.register(firstPartyRoutes, { host });
   });
   await app.register(healthRoutes, {

@@ -6,7 +6,7 @@ import { createProvider } from './oidc/provider.ts';
 import { registerClient } from './oidc/clients.service.ts';
 import { migrate } from './db/database.ts';
 import { AppError } from './errors.ts';
-import { normalizeEmail } from './accounts/accounts.service.ts';
+import { normalizeEmail } from './identifiers.ts';
 import { createRevocationRepo } from './accounts/revocation/revocation.repo.ts';
 import { ACCOUNT_DISABLED, createSecurityEvents } from './security/events.ts';
 import { createLog } from './email/log.ts';

@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
 import { createAccounts } from './accounts/accounts.service.ts';
-import { createPasswordHasher } from './accounts/password.ts';
+import { createPasswordHasher } from './accounts/passwords/hasher.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { postgresAdapterFactory } from './oidc/adapters/postgres.adapter.ts';
 import { redisAdapterFactory } from './oidc/adapters/redis.adapter.ts';
 import { withUnavailableStorage } from './oidc/adapters/types.ts';
 import { createClientsRepo } from './oidc/clients.repo.ts';
-import { createSecretBox } from './security/secret-box.ts';
+import { createSecretBox } from './crypto/secret-box.ts';
 import { createSecurityEvents, type SecurityLog } from './security/events.ts';
 
 /** The services every entry point (server, worker, CLI) builds the same way. */

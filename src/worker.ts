@@ -7,7 +7,7 @@ import type { Mailer } from './email/mailer.ts';
 import { openJobs } from './jobs/jobs.ts';
 import { closeOnSignals } from './ops/shutdown.ts';
 import { loadConfigOrExit, openRuntime } from './runtime.ts';
-import { createSecretBox } from './security/secret-box.ts';
+import { createSecretBox } from './crypto/secret-box.ts';
 import { createSecurityEvents } from './security/events.ts';
 
 export interface Worker {

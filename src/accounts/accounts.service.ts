@@ -1,21 +1,14 @@
 import type { Knex } from 'knex';
+import { normalizeEmail, normalizeUsername } from '../identifiers.ts';
 import { ConflictError, EmailNotVerifiedError, InvalidCredentialsError, ValidationError } from '../errors.ts';
 import { createAccountsRepo, type Account } from './accounts.repo.ts';
-import type { PasswordHasher } from './password.ts';
-import { hashScheme } from './legacy-hashes.ts';
+import type { PasswordHasher } from './passwords/hasher.ts';
+import { hashScheme } from './passwords/legacy-hashes.ts';
 import { PASSWORD_UPGRADED, type SecurityEvents } from '../security/events.ts';
-import { checkPasswordPolicy, DEFAULT_PASSWORD_POLICY, type PasswordContext, type PasswordPolicy } from '../security/password-policy.ts';
+import { checkPasswordPolicy, DEFAULT_PASSWORD_POLICY, type PasswordContext, type PasswordPolicy } from './passwords/password-policy.ts';
 
 export type { Account } from './accounts.repo.ts';
 
-/** Lower-case, NFKC, trimmed: two spellings of one address are one account. */
-export function normalizeEmail(email: string): string {
-  return email.normalize('NFKC').trim().toLowerCase();
-}
-
-export function normalizeUsername(username: string): string {
-  return username.normalize('NFKC').trim().toLowerCase();
-}
 
 // Deliberately simple (WHATWG's input[type=email] rule): the confirmation mail is the real test.
 const EMAIL_RE = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/;
@@ -60,7 +53,7 @@ export function validateAccountFields(input: Pick<NewAccount, 'email' | 'name' |
 }
 
 /**
- * The password policy's verdict (src/security/password-policy.ts) on one password, or
+ * The password policy's verdict (passwords/password-policy.ts) on one password, or
  * undefined when acceptable; `context` is the account's own e-mail, name and username.
  */
 export function checkPassword(password: unknown, policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY, context: PasswordContext = {}): string | undefined {

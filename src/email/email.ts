@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 import { createMailer, type Mailer } from './mailer.ts';
 import { createOutbox, type Log, type Outbox } from './outbox.service.ts';
 

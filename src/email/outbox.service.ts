@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 import { DeliveryError, type Mailer } from './mailer.ts';
 import { createOutboxRepo, type OutboxMessage } from './outbox.repo.ts';
 import { EMAIL_TEMPLATES, humanDuration, isEmailTemplate, renderEmail, type EmailModel, type EmailTemplate, type RenderedEmail } from './templates.ts';

@@ -1,6 +1,6 @@
 import type { ClientMetadata } from '../oidc/clients.repo.ts';
 
-// Imported by the provider's configuration: this module stays a leaf (no Fastify, no views).
+// Given to the provider's configuration (src/app.ts): this module stays a leaf (no Fastify, no views).
 
 export const SESSION_PREFIX = '/session';
 export const CALLBACK_PATH = `${SESSION_PREFIX}/callback`;

@@ -15,7 +15,7 @@ export interface FirstPartyOptions {
 }
 
 /**
- * First-party apps (issue 4): `/session/*` and the standalone `/login` page. Makes sure
+ * First-party apps (issue 4): `/session/*` (Gatehouse's own `/login` is src/pages/login). Makes sure
  * Gatehouse's own first-party client exists (what `/login` signs in to `/account` with).
  */
 export async function firstPartyRoutes(app: FastifyInstance, { host }: FirstPartyOptions) {
@@ -64,11 +64,4 @@ export async function firstPartyRoutes(app: FastifyInstance, { host }: FirstPart
   const cookies = cookieOptions(config);
 
   await app.register(sessionRoutes, { prefix: SESSION_PREFIX, sessions, cookies });
-
-  // CONTRACT.md "Hosted pages": /login is Gatehouse's own first-party sign-in, back to /account.
-  app.get<{ Querystring: { return_to?: unknown } }>('/login', async (request, reply) => {
-    const returnTo = typeof request.query.return_to === 'string' ? request.query.return_to : `${config.issuer}/account`;
-    const start = new URLSearchParams({ client_id: builtinClientId, return_to: returnTo });
-    return reply.header('cache-control', 'no-store').redirect(`${SESSION_PREFIX}/start?${start}`, 303);
-  });
 }

@@ -1,7 +1,7 @@
 import { errors, importJWK, type CryptoKey, type JWK, type JWSHeaderParameters } from 'jose';
 import type { Knex } from 'knex';
 import { loadSigningJwks } from '../oidc/keys.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 
 /**
  * The signing keys as the first-party code needs them: the current ES256 private key to sign

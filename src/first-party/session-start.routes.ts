@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 import { translate } from '../http/views.ts';
-import { randomToken } from '../security/secret-box.ts';
+import { randomToken } from '../crypto/secret-box.ts';
 import { registeredRedirectUris } from './client-metadata.ts';
 import { firstPartyClient } from './first-party-client.ts';
 import { authorizationUrl, EXCHANGE_AUTH_METHODS, exchangeCode, sessionScope, type TokenResponse } from './code-flow.ts';

@@ -1,6 +1,7 @@
 import fastifyCors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError } from '../errors.ts';
+import { requestContext } from '../security/events.ts';
 import { sessionScope } from './code-flow.ts';
 import { firstPartyContext } from './context.ts';
 import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies, type CookieOptions } from './cookies.ts';
@@ -96,7 +97,7 @@ export async function sessionRoutes(app: FastifyInstance, { sessions, cookies }:
     const client = await firstPartyClient(app.gatehouse.clients, clientId);
     // The hosted login's rules (throttle, captcha, events); a JSON login verifies a captcha every time.
     const account = await app.gatehouse.security.passwordLogin(
-      request,
+      requestContext(request),
       { login: login as string, captchaToken: captcha, alwaysCaptcha: true, clientId: client.client_id },
       () => accounts.authenticate(login as string, password as string),
     );

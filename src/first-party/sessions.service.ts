@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { errors } from 'jose';
-import { randomToken, sha256 } from '../security/secret-box.ts';
+import { randomToken, sha256 } from '../crypto/secret-box.ts';
 import { NotFirstPartyError, RefreshError } from './errors.ts';
 import type { KeyRing } from './keyring.ts';
 import type { Family, RefreshTokenRecord, RefreshTokensRepo, RevocationReason } from './refresh-tokens.repo.ts';

@@ -1,5 +1,5 @@
 import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { randomToken } from '../security/secret-box.ts';
+import { randomToken } from '../crypto/secret-box.ts';
 import type { KeyRing } from './keyring.ts';
 import { SIGNING_ALG } from './keyring.ts';
 

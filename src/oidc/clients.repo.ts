@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 import { isStorableId } from './adapters/types.ts';
 
 /** OIDC client metadata as oidc-provider reads it (RFC 7591 names). */

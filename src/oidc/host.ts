@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type Provider from 'oidc-provider';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 import { loadSigningJwks, signingKeysVersion } from './keys.ts';
 import { createProvider, type ProviderDeps } from './provider.ts';
 

@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Knex } from 'knex';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 
 /**
  * Signing keys: RS256 (OIDC Core §15.1 makes it the ID token default every RP supports) and

@@ -5,13 +5,15 @@ import type { Accounts } from '../accounts/accounts.service.ts';
 import { claimsFor } from '../accounts/accounts.service.ts';
 import { issuedBefore, issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
 import type { Config } from '../config.ts';
-import { withSessionCallback } from '../first-party/client-metadata.ts';
-import type { ClientsRepo } from './clients.repo.ts';
+import type { ClientMetadata, ClientsRepo } from './clients.repo.ts';
 import { clientMetadataProblems, describeProblems } from './client-rules.ts';
 import type { AdapterFactory } from './adapters/types.ts';
 
 /** Renders a view of `views/` to an HTML string (the app's @fastify/view instance). */
 export type Render = (view: string, data: Record<string, unknown>) => Promise<string>;
+
+/** The pages oidc-provider shows itself at `/logout` (src/pages/logout). */
+export type LogoutPages = Pick<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>, 'logoutSource' | 'postLogoutSuccessSource'>;
 
 export interface ProviderDeps {
   config: Config;
@@ -20,6 +22,13 @@ export interface ProviderDeps {
   adapter: AdapterFactory;
   jwks: JWK[];
   render: Render;
+  /** Absent (the CLI, which serves no page): oidc-provider's own. */
+  logoutPages?: LogoutPages;
+  /**
+   * What a stored client's metadata becomes as the provider loads it: first-party clients may
+   * also come back to `/session/callback` (src/first-party/client-metadata.ts).
+   */
+  loadedClient?: (metadata: ClientMetadata | undefined) => ClientMetadata | undefined;
   /** Reads the account's revocation instant (issue 3: a password reset ends sessions and tokens). */
   knex: Knex;
 }
@@ -48,7 +57,7 @@ function isRegistrationRequest(ctx: KoaContextWithOIDC | undefined) {
 }
 
 /** Builds the oidc-provider instance; no I/O happens here. */
-export function createProvider({ config, accounts, clients, adapter, jwks, render, knex }: ProviderDeps): Provider {
+export function createProvider({ config, accounts, clients, adapter, jwks, render, logoutPages, loadedClient = (m) => m, knex }: ProviderDeps): Provider {
   const { ttl } = config;
 
   // A session signed in before the account's sessions were revoked signs in again.
@@ -64,8 +73,7 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
   const adapterFor = (name: string) =>
     name === 'Client'
       ? {
-          // First-party clients may also come back to /session/callback (src/first-party).
-          find: async (id: string) => withSessionCallback(await clients.find(id), config.issuer),
+          find: async (id: string) => loadedClient(await clients.find(id)),
           upsert: (_id: string, payload: Record<string, unknown>) => clients.upsert(payload as never),
           destroy: async (id: string) => void (await clients.delete(id)),
           findByUid: async () => undefined,
@@ -181,17 +189,7 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
       backchannelLogout: { enabled: true },
       registration: { enabled: true, initialAccessToken: true },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        async logoutSource(ctx, form) {
-          ctx.type = 'html';
-          ctx.body = await render('logout', { form, clientName: ctx.oidc.client?.clientName });
-        },
-        async postLogoutSuccessSource(ctx) {
-          ctx.type = 'html';
-          ctx.body = await render('logged-out', { clientName: ctx.oidc.client?.clientName });
-        },
-      },
+      rpInitiatedLogout: { enabled: true, ...logoutPages },
       resourceIndicators: {
         enabled: true,
         // Without `resource`, tokens are for userinfo (opaque), as OIDC clients expect.

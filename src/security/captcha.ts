@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { AppError } from '../errors.ts';
-import { sha256 } from './secret-box.ts';
+import { sha256 } from '../crypto/secret-box.ts';
 
 /**
  * Server-side captcha verification (CONTRACT.md: CAPTCHA_PROVIDER, CAPTCHA_SITE_KEY,

@@ -1,9 +1,9 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { normalizeEmail } from '../accounts/accounts.service.ts';
+import { normalizeEmail } from '../identifiers.ts';
 import { UnavailableError } from '../errors.ts';
-import { sha256 } from './secret-box.ts';
+import { sha256 } from '../crypto/secret-box.ts';
 
 /**
  * Brute-force protection of password logins (ASVS 5 V6.3.1; NIST SP 800-63B-4 §3.2.2, rate

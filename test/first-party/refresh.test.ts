@@ -5,7 +5,7 @@ import { createRevocationRepo } from '../../src/accounts/revocation/revocation.r
 import { firstPartyContext } from '../../src/first-party/context.ts';
 import { AccessTokenError, createAccessTokenVerifier } from '../../src/first-party/resource-server.ts';
 import { mintAccessToken } from '../../src/first-party/tokens.ts';
-import { sha256 } from '../../src/security/secret-box.ts';
+import { sha256 } from '../../src/crypto/secret-box.ts';
 import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
 import { Browser } from '../helpers/browser.ts';
 import { createClient, createUser, type TestUser } from '../helpers/fixtures.ts';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { LIMITS, parseLegacyHash } from '../../src/accounts/legacy-hashes.ts';
-import { createPasswordHasher, NO_PASSWORD } from '../../src/accounts/password.ts';
+import { LIMITS, parseLegacyHash } from '../../src/accounts/passwords/legacy-hashes.ts';
+import { createPasswordHasher, NO_PASSWORD } from '../../src/accounts/passwords/hasher.ts';
 import { FIREBASE_VECTOR, NO_PYTHON_TOOLS, realHashes, TYPED_PASSWORD } from './support.ts';
 
 // Issue 14: every accepted format, as the real tools write it, verified by the hasher that
-// sign-in uses (src/accounts/password.ts), with the right password and with wrong ones.
+// sign-in uses (src/accounts/passwords/hasher.ts), with the right password and with wrong ones.
 const hasher = createPasswordHasher({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
 
 const SCHEMES: Record<string, string> = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createPasswordHasher } from '../../src/accounts/password.ts';
+import { createPasswordHasher } from '../../src/accounts/passwords/hasher.ts';
 import { Browser, forms, type Page } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { useServer } from '../helpers/server.ts';

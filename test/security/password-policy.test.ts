@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { dictionary } from '@zxcvbn-ts/language-common';
-import { checkPasswordPolicy, DEFAULT_PASSWORD_POLICY } from '../../src/security/password-policy.ts';
+import { checkPasswordPolicy, DEFAULT_PASSWORD_POLICY } from '../../src/accounts/passwords/password-policy.ts';
 import { defaults } from '../../config/defaults.ts';
 
 const GOOD = 'correct horse battery staple';

@@ -1,6 +1,7 @@
-import { normalizeEmail, normalizeUsername, validateAccountFields } from '../accounts.service.ts';
-import { ACCEPTED_FORMATS, parseLegacyHash } from '../legacy-hashes.ts';
-import { NO_PASSWORD } from '../password.ts';
+import { normalizeEmail, normalizeUsername } from '../../identifiers.ts';
+import { validateAccountFields } from '../accounts.service.ts';
+import { ACCEPTED_FORMATS, parseLegacyHash } from '../passwords/legacy-hashes.ts';
+import { NO_PASSWORD } from '../passwords/hasher.ts';
 
 /** One account as `user import` stores it (src/accounts/import/import.repo.ts). */
 export interface ImportAccount {

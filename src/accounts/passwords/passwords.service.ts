@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { checkPassword, type Account, type Accounts } from '../accounts.service.ts';
-import type { PasswordHasher } from '../password.ts';
-import { createPasswordHistoryRepo } from './password-history.repo.ts';
+import type { PasswordHasher } from './hasher.ts';
+import { createPasswordHistoryRepo } from './history.repo.ts';
 
 export interface PasswordsDeps {
   knex: Knex;

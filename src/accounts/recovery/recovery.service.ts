@@ -1,5 +1,5 @@
 import { ValidationError } from '../../errors.ts';
-import { normalizeEmail } from '../accounts.service.ts';
+import { normalizeEmail } from '../../identifiers.ts';
 import type { SelfService } from '../self-service/self-service.ts';
 import type { EmailToken } from '../tokens/email-tokens.repo.ts';
 import { LinkError } from '../tokens/link.errors.ts';

@@ -1,5 +1,6 @@
 import { ValidationError, ConflictError } from '../../errors.ts';
-import { normalizeEmail, normalizeUsername, validateNewAccount } from '../accounts.service.ts';
+import { normalizeEmail, normalizeUsername } from '../../identifiers.ts';
+import { validateNewAccount } from '../accounts.service.ts';
 import type { SelfService } from '../self-service/self-service.ts';
 
 export interface Registration {

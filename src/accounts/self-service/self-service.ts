@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../../config.ts';
 import type { Log, Outbox } from '../../email/outbox.service.ts';
 import type { Accounts } from '../accounts.service.ts';
-import type { PasswordHasher } from '../password.ts';
+import type { PasswordHasher } from '../passwords/hasher.ts';
 import { createPasswords } from '../passwords/passwords.service.ts';
 import { createRevocationRepo } from '../revocation/revocation.repo.ts';
 import { createEmailTokensRepo } from '../tokens/email-tokens.repo.ts';

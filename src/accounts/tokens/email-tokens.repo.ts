@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { randomToken, sha256 } from '../../security/secret-box.ts';
+import { randomToken, sha256 } from '../../crypto/secret-box.ts';
 
 /** What a mailed link does: confirm the address, or reset the password. */
 export type TokenPurpose = 'verify' | 'reset';

@@ -1,4 +1,4 @@
-import { normalizeEmail } from '../accounts.service.ts';
+import { normalizeEmail } from '../../identifiers.ts';
 import type { SelfService } from '../self-service/self-service.ts';
 import { LinkError } from '../tokens/link.errors.ts';
 import { markEmailVerified } from './verification.repo.ts';

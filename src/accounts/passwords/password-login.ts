@@ -1,10 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyRequest } from 'fastify';
-import type { Account } from '../accounts/accounts.service.ts';
-import { EmailNotVerifiedError, InvalidCredentialsError } from '../errors.ts';
-import type { CaptchaVerifier } from './captcha.ts';
-import { ACCOUNT_LOCKED, CAPTCHA_FAILED, IP_LOCKED, LOGIN_FAILED, LOGIN_SUCCEEDED, requestContext, type SecurityEvents } from './events.ts';
-import type { LoginThrottle } from './login-throttle.ts';
+import type { Account } from '../accounts.service.ts';
+import { EmailNotVerifiedError, InvalidCredentialsError } from '../../errors.ts';
+import type { CaptchaVerifier } from '../../security/captcha.ts';
+import { ACCOUNT_LOCKED, CAPTCHA_FAILED, IP_LOCKED, LOGIN_FAILED, LOGIN_SUCCEEDED, type SecurityEvents } from '../../security/events.ts';
+import type { LoginThrottle } from '../../security/login-throttle.ts';
+
+/** Where an attempt comes from: the client address (as TRUST_PROXY resolves it) and its user agent. */
+export interface LoginClient {
+  ip: string;
+  userAgent?: string;
+}
 
 export interface PasswordLoginAttempt {
   login: string;
@@ -23,21 +28,21 @@ export interface PasswordLoginAttempt {
  * guessing, and the outcome is counted and recorded as a security event.
  */
 export function createPasswordLogin({ throttle, captcha, events }: { throttle: LoginThrottle; captcha: CaptchaVerifier; events: SecurityEvents }) {
-  return async function passwordLogin(request: FastifyRequest, attempt: PasswordLoginAttempt, authenticate: () => Promise<Account>): Promise<Account> {
-    const ctx = requestContext(request);
+  return async function passwordLogin(client: LoginClient, attempt: PasswordLoginAttempt, authenticate: () => Promise<Account>): Promise<Account> {
+    const ctx = { ip: client.ip, userAgent: client.userAgent };
     const details = { clientId: attempt.clientId };
-    const verdict = await throttle.check(attempt.login, request.ip);
+    const verdict = await throttle.check(attempt.login, client.ip);
     if (verdict.locked) {
       await events.record(LOGIN_FAILED, { ...ctx, details: { ...details, reason: 'locked' } });
       throw new InvalidCredentialsError();
     }
     if (captcha.enabled && (verdict.captchaRequired || attempt.alwaysCaptcha)) {
       try {
-        await captcha.verify(attempt.captchaToken, request.ip);
+        await captcha.verify(attempt.captchaToken, client.ip);
       } catch (err) {
         // The password was never tried: this attempt must not count towards a lock, or a bot
         // without captchas could lock anyone out.
-        await throttle.release(attempt.login, request.ip);
+        await throttle.release(attempt.login, client.ip);
         await events.record(CAPTCHA_FAILED, { ...ctx, details: { ...details, reason: (err as { reason?: string }).reason } });
         throw err;
       }
@@ -49,19 +54,19 @@ export function createPasswordLogin({ throttle, captcha, events }: { throttle: L
       account = await authenticate();
     } catch (err) {
       if (err instanceof InvalidCredentialsError) {
-        const outcome = await throttle.recordFailure(attempt.login, request.ip);
+        const outcome = await throttle.recordFailure(attempt.login, client.ip);
         await events.record(LOGIN_FAILED, { ...ctx, details: { ...details, reason: 'credentials' } });
         if (outcome.lockedNow.account) await events.record(ACCOUNT_LOCKED, { ...ctx, details });
         if (outcome.lockedNow.ip) await events.record(IP_LOCKED, { ...ctx, details });
       } else if (err instanceof EmailNotVerifiedError) {
         // The password was right: not a guess.
-        await throttle.recordSuccess(attempt.login, request.ip);
+        await throttle.recordSuccess(attempt.login, client.ip);
       } else {
-        await throttle.release(attempt.login, request.ip);
+        await throttle.release(attempt.login, client.ip);
       }
       throw err;
     }
-    await throttle.recordSuccess(attempt.login, request.ip);
+    await throttle.recordSuccess(attempt.login, client.ip);
     await events.record(LOGIN_SUCCEEDED, { ...ctx, accountId: account.id, details });
     return account;
   };

@@ -1,46 +1,45 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SelfService } from '../../accounts/self-service/self-service.ts';
+import { changePassword, signOutEverywhere, updateName } from '../../accounts/settings/settings.service.ts';
 import { ValidationError } from '../../errors.ts';
-import { getSessionUser } from '../../first-party/session.ts';
-import { translate } from '../../http/views.ts';
-import { PASSWORD_CHANGED, SESSIONS_REVOKED, type SecurityEventType } from '../../security/events.ts';
-import type { SelfServicePagesOptions } from '../self-service/self-service.routes.ts';
-import { auditOf, field, page } from '../self-service/pages.ts';
-import { changePassword, signOutEverywhere, updateName } from './settings.service.ts';
+import type { SessionUser } from '../../first-party/session.ts';
+import { PASSWORD_CHANGED, SESSIONS_REVOKED, type SecurityEvents, type SecurityEventType } from '../../security/events.ts';
+import { auditOf, field, page } from '../page.ts';
+import { ACCOUNT_TEMPLATES, accountView, savedName, signedOut } from './account.view.ts';
+
+export interface AccountOptions {
+  selfService: SelfService;
+  events: SecurityEvents;
+  /** The person signed in through the first-party `gatehouse_at` cookie (src/first-party), if any. */
+  currentUser: (request: FastifyRequest) => Promise<SessionUser | undefined>;
+}
 
 /** Where each change leads: the name back to the page; the others end this session too. */
 const DONE = { name: '/account?done=name', password: '/account/signed-out?why=password', sessions: '/account/signed-out?why=sessions' } as const;
-
-const SIGNED_OUT = {
-  password: { title: 'account.password_changed_title', body: 'account.password_changed_body' },
-  sessions: { title: 'account.signed_out_title', body: 'account.signed_out_body' },
-} as const;
+const AUDITED: Partial<Record<keyof typeof DONE, SecurityEventType>> = { password: PASSWORD_CHANGED, sessions: SESSIONS_REVOKED };
 
 /**
  * `/account`: the signed-in user (the first-party `gatehouse_at` cookie, issue 4) changes name
  * and password and signs out of other sessions. Not signed in: `/login`, which comes back here.
  *
  * A password change and "sign out of other sessions" both set the account's revocation instant
- * (revocation.repo.ts), which first-party sessions honour too (src/first-party/session.ts): the
- * session making the change ends with the others, and the person signs in again.
+ * (src/accounts/revocation), which first-party sessions honour too: the session making the
+ * change ends with the others, and the person signs in again.
  */
-export async function settingsRoutes(app: FastifyInstance, { selfService, security }: SelfServicePagesOptions) {
-  const AUDITED: Partial<Record<keyof typeof DONE, SecurityEventType>> = { password: PASSWORD_CHANGED, sessions: SESSIONS_REVOKED };
+export async function accountRoutes(app: FastifyInstance, { selfService, events, currentUser }: AccountOptions) {
+  const toLogin = (reply: FastifyReply) => reply.header('cache-control', 'no-store').redirect('/login', 303);
+
   async function render(reply: FastifyReply, accountId: string, extra: Record<string, unknown> = {}, status = 200) {
     const account = await selfService.accounts.findById(accountId);
-    if (!account) return reply.header('cache-control', 'no-store').redirect('/login', 303);
-    return page(
-      reply,
-      'account',
-      { title: translate('account.title'), account: { email: account.email, username: account.username }, values: { name: account.name }, fields: {}, ...extra },
-      status,
-    );
+    if (!account) return toLogin(reply);
+    return page(reply, ACCOUNT_TEMPLATES.account, accountView(account, extra), status);
   }
 
   /** Runs a change for the signed-in user: 303 back to /account when done, the page with errors when not. */
   function change(what: keyof typeof DONE, run: (accountId: string, body: Record<string, unknown>) => Promise<void>) {
     return async (request: FastifyRequest<{ Body: Record<string, unknown> }>, reply: FastifyReply) => {
-      const user = await getSessionUser(request);
-      if (!user) return reply.header('cache-control', 'no-store').redirect('/login', 303);
+      const user = await currentUser(request);
+      if (!user) return toLogin(reply);
       try {
         await run(user.sub, request.body ?? {});
       } catch (err) {
@@ -49,20 +48,19 @@ export async function settingsRoutes(app: FastifyInstance, { selfService, securi
         return render(reply, user.sub, { error: err.message, fields: err.fields ?? {}, ...values }, 400);
       }
       const event = AUDITED[what];
-      if (event) await security.events.record(event, auditOf(request, user.sub));
+      if (event) await events.record(event, auditOf(request, user.sub));
       return reply.header('cache-control', 'no-store').redirect(DONE[what], 303);
     };
   }
 
   app.get<{ Querystring: { done?: unknown } }>('/account', async (request, reply) => {
-    const user = await getSessionUser(request);
-    if (!user) return reply.header('cache-control', 'no-store').redirect('/login', 303);
-    return render(reply, user.sub, request.query.done === 'name' ? { notice: translate('account.saved_name') } : {});
+    const user = await currentUser(request);
+    if (!user) return toLogin(reply);
+    return render(reply, user.sub, request.query.done === 'name' ? savedName() : {});
   });
 
   app.get<{ Querystring: { why?: unknown } }>('/account/signed-out', async (request, reply) => {
-    const why = request.query.why === 'password' ? 'password' : 'sessions';
-    return page(reply, 'notice', { title: translate(SIGNED_OUT[why].title), body: translate(SIGNED_OUT[why].body), linkUrl: '/login', linkText: translate('login.submit') });
+    return page(reply, ACCOUNT_TEMPLATES.notice, signedOut(request.query.why === 'password' ? 'password' : 'sessions'));
   });
 
   app.post('/account/profile', change('name', (accountId, body) => updateName(selfService, accountId, field(body.name))));

@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../errors.ts';
+import { translate } from '../../http/views.ts';
+import type { OidcHost } from '../../oidc/host.ts';
+import { finishInteraction, interactionDetails, type InteractionParams } from '../interaction.ts';
+
+/**
+ * Consent (`POST /interaction/:uid/confirm`): the signed-in person allows a third-party client
+ * what it asked for. The page itself is shown by GET /interaction/:uid (src/pages/login), which
+ * is where oidc-provider sends the browser for every step; first-party clients never get here.
+ */
+export async function consentRoutes(app: FastifyInstance, { host }: { host: OidcHost }) {
+  app.post<{ Params: InteractionParams }>('/interaction/:uid/confirm', async (request, reply) => {
+    const interaction = await interactionDetails(host, request, reply);
+    if (interaction.prompt.name !== 'consent' || !interaction.session) {
+      throw new AppError('INTERACTION_STATE', 400, translate('error.interaction_expired'));
+    }
+    const { Grant } = host.provider;
+    const grant = interaction.grantId
+      ? await Grant.find(interaction.grantId)
+      : new Grant({ accountId: interaction.session.accountId, clientId: String(interaction.params.client_id) });
+    if (!grant) throw new AppError('INTERACTION_STATE', 400, translate('error.interaction_expired'));
+    const missing = interaction.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    return finishInteraction(host, request, reply, { consent: { grantId } });
+  });
+}

@@ -1,0 +1,32 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.ts';
+
+/**
+ * `gatehouse_flow` remembers, in the browser that registered (or asked for a new link) inside
+ * an OIDC sign-in, which interaction that was. The confirmation link resumes the sign-in only
+ * in that browser: opened anywhere else it confirms the address and offers a plain sign-in.
+ */
+const FLOW_COOKIE = 'gatehouse_flow';
+const FLOW_PATH = '/verify-email';
+
+export function rememberFlow(reply: FastifyReply, config: Pick<Config, 'issuer' | 'ttl'>, uid: string) {
+  reply.setCookie(FLOW_COOKIE, uid, {
+    path: FLOW_PATH,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.issuer.startsWith('https:'),
+    signed: true,
+    maxAge: config.ttl.interaction,
+  });
+}
+
+export function rememberedFlow(request: FastifyRequest): string | undefined {
+  const raw = request.cookies[FLOW_COOKIE];
+  if (!raw) return undefined;
+  const { valid, value } = request.unsignCookie(raw);
+  return valid ? (value ?? undefined) : undefined;
+}
+
+export function forgetFlow(reply: FastifyReply) {
+  reply.clearCookie(FLOW_COOKIE, { path: FLOW_PATH });
+}

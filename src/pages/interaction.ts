@@ -1,0 +1,55 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errors, type InteractionResults } from 'oidc-provider';
+import { AppError } from '../errors.ts';
+import { translate } from '../http/views.ts';
+import type { OidcHost } from '../oidc/host.ts';
+
+/**
+ * What the login and consent pages share: an OIDC interaction (`/interaction/:uid`) of
+ * oidc-provider. The interaction cookie oidc-provider sets for exactly this path binds the
+ * forms to the browser that started the flow, which is what makes them safe from login CSRF.
+ */
+
+export interface InteractionParams {
+  uid: string;
+}
+
+/** An interaction that is gone, or not this browser's: an error page, never a half-done sign-in. */
+export function interactionExpired() {
+  return new AppError('INTERACTION_EXPIRED', 400, translate('error.interaction_expired'));
+}
+
+/** The interaction named in the URL, as oidc-provider holds it for this browser. */
+export async function interactionDetails(host: OidcHost, request: FastifyRequest<{ Params: InteractionParams }>, reply: FastifyReply) {
+  try {
+    const found = await host.provider.interactionDetails(request.raw, reply.raw);
+    if (found.uid !== request.params.uid) throw new errors.SessionNotFound('interaction mismatch');
+    return found;
+  } catch (err) {
+    if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) throw interactionExpired();
+    throw err;
+  }
+}
+
+export type Interaction = Awaited<ReturnType<typeof interactionDetails>>;
+
+/** Hands the step's result to oidc-provider and follows it on (303: the browser GETs, never re-posting credentials). */
+export async function finishInteraction(host: OidcHost, request: FastifyRequest, reply: FastifyReply, result: InteractionResults) {
+  // A consent completes the sign-in it follows: keep that login in the result, or a request
+  // with prompt=login would ask for the password again after every consent.
+  const to = await host.provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: !result.login });
+  return reply.header('cache-control', 'no-store').redirect(to, 303);
+}
+
+/** The name a page shows for a client: its `client_name`, else its id; undefined when unknown. */
+export async function clientNameOf(host: OidcHost, clientId: unknown): Promise<string | undefined> {
+  const client = await host.provider.Client.find(String(clientId));
+  return client ? (client.clientName ?? client.clientId) : undefined;
+}
+
+/** The name of the client an interaction (by uid) signs in to, when it still exists. */
+export async function clientNameOfInteraction(host: OidcHost, uid: string | undefined): Promise<string | undefined> {
+  if (!uid) return undefined;
+  const interaction = await host.provider.Interaction.find(uid);
+  return interaction ? clientNameOf(host, interaction.params.client_id) : undefined;
+}

@@ -1,0 +1,35 @@
+import { translate } from '../../http/views.ts';
+
+/** The login page's template (views/login.hbs). */
+export const LOGIN_TEMPLATE = 'login';
+
+// Refusals after which the page offers to send the confirmation mail again (views/login.hbs).
+const OFFER_RESEND = { EMAIL_NOT_VERIFIED: true };
+
+export interface LoginView {
+  uid: string;
+  clientName?: string;
+  /** What was typed (or the client's `login_hint`). */
+  login?: unknown;
+  error?: string;
+  code?: string;
+  captcha?: unknown;
+  /** Back from a confirmation link (src/pages/verification): the address is confirmed now. */
+  verified?: boolean;
+}
+
+/** The login page of an OIDC interaction. */
+export function loginView({ uid, verified = false, ...rest }: LoginView): Record<string, unknown> {
+  return {
+    title: translate('login.title'),
+    action: `/interaction/${uid}/login`,
+    abortUrl: `/interaction/${uid}/abort`,
+    registerUrl: `/register?interaction=${encodeURIComponent(uid)}`,
+    // "Send the confirmation again" after EMAIL_NOT_VERIFIED carries the sign-in along, so the
+    // confirmation link can resume it (src/pages/verification).
+    offerResend: OFFER_RESEND,
+    interactionUid: uid,
+    ...(verified ? { notice: translate('verify.continue_notice') } : {}),
+    ...rest,
+  };
+}

@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+import { register } from '../../accounts/registration/registration.service.ts';
+import type { SelfService } from '../../accounts/self-service/self-service.ts';
+import type { Config } from '../../config.ts';
+import { ValidationError } from '../../errors.ts';
+import type { OidcHost } from '../../oidc/host.ts';
+import { CaptchaError, type CaptchaVerifier } from '../../security/captcha.ts';
+import { CAPTCHA_FAILED, REGISTERED, type SecurityEvents } from '../../security/events.ts';
+import { rememberFlow } from '../flow-cookie.ts';
+import { clientNameOfInteraction } from '../interaction.ts';
+import { auditOf, captchaWidget, field, interactionParam, page } from '../page.ts';
+import { REGISTRATION_TEMPLATES, registrationForm, registrationSent } from './registration.view.ts';
+
+export interface RegistrationOptions {
+  config: Pick<Config, 'issuer' | 'ttl'>;
+  host: OidcHost;
+  selfService: SelfService;
+  captcha: CaptchaVerifier;
+  events: SecurityEvents;
+}
+
+type RegisterBody = Record<string, unknown>;
+
+/** `/register` (CONTRACT.md: `name`, `email`, `password`, optional `username`); the rules are src/accounts/registration. */
+export async function registrationRoutes(app: FastifyInstance, { config, host, selfService, captcha, events }: RegistrationOptions) {
+  app.get<{ Querystring: { interaction?: unknown } }>('/register', async (request, reply) => {
+    const interaction = interactionParam(request.query.interaction);
+    const clientName = await clientNameOfInteraction(host, interaction);
+    return page(reply, REGISTRATION_TEMPLATES.form, registrationForm({ interaction, clientName, captcha: captchaWidget(captcha) }));
+  });
+
+  app.post<{ Body: RegisterBody }>('/register', async (request, reply) => {
+    const body = request.body ?? {};
+    const interaction = interactionParam(body.interaction);
+    const input = { name: field(body.name), email: field(body.email), username: field(body.username), password: field(body.password) };
+    let registered;
+    try {
+      await captcha.verify(captcha.tokenFrom(body), request.ip);
+      registered = await register(selfService, { ...input, username: input.username || undefined, interactionUid: interaction });
+    } catch (err) {
+      if (!(err instanceof ValidationError || err instanceof CaptchaError)) throw err;
+      if (err instanceof CaptchaError) await events.record(CAPTCHA_FAILED, { ...auditOf(request, null), details: { form: 'register', reason: err.reason } });
+      const form = registrationForm({
+        interaction,
+        clientName: await clientNameOfInteraction(host, interaction),
+        captcha: captchaWidget(captcha),
+        error: err.message,
+        values: { name: input.name, email: input.email, username: input.username },
+        fields: err.fields ?? {},
+      });
+      return page(reply, REGISTRATION_TEMPLATES.form, form, err.statusCode);
+    }
+    // Only a new account is an event: the answer for a taken address must not differ, the log may.
+    if (registered.accountId) await events.record(REGISTERED, auditOf(request, registered.accountId));
+    if (interaction) rememberFlow(reply, config, interaction);
+    // 303: a reload shows the page again instead of posting the password again.
+    return reply.header('cache-control', 'no-store').redirect(`/register/sent${interaction ? `?interaction=${interaction}` : ''}`, 303);
+  });
+
+  app.get<{ Querystring: { interaction?: unknown } }>('/register/sent', async (request, reply) => {
+    return page(reply, REGISTRATION_TEMPLATES.sent, registrationSent(interactionParam(request.query.interaction)));
+  });
+}

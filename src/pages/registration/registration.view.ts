@@ -1,0 +1,31 @@
+import { translate } from '../../http/views.ts';
+
+/** The registration flow's templates (views/). */
+export const REGISTRATION_TEMPLATES = { form: 'register', sent: 'notice' } as const;
+
+/** Back to the sign-in the person came from, or Gatehouse's own. */
+const signInUrl = (interaction: string | undefined) => (interaction ? `/interaction/${interaction}` : '/login');
+
+export interface RegistrationFormView {
+  interaction?: string;
+  clientName?: string;
+  captcha?: unknown;
+  error?: string;
+  values?: Record<string, string>;
+  fields?: Record<string, string>;
+}
+
+/** `/register`: the form, empty or with what was typed and each field's problem. */
+export function registrationForm({ interaction, clientName, captcha, error, values = {}, fields = {} }: RegistrationFormView) {
+  return { title: translate('register.title'), error, interaction, clientName, signInUrl: signInUrl(interaction), captcha, values, fields };
+}
+
+/** `/register/sent`: check your e-mail (the same whether or not an account was made). */
+export function registrationSent(interaction: string | undefined) {
+  return {
+    title: translate('register.sent_title'),
+    body: translate('register.sent_body'),
+    linkUrl: signInUrl(interaction),
+    linkText: translate('register.have_account'),
+  };
+}
