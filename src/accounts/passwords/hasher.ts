@@ -43,7 +43,7 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
     async verify(stored, password) {
       dummy ??= hash('gatehouse-dummy-password', params);
       if (stored !== undefined && !stored.startsWith('$argon2id$') && hasPassword(stored)) {
-        // An imported hash (src/accounts/legacy-hashes.ts), checked against the password as typed.
+        // An imported hash (src/accounts/passwords/legacy-hashes.ts), checked against the password as typed.
         // The dummy argon2 alongside: a cheap old hash answers no sooner than an unknown login.
         const legacy = legacyVerifier(stored);
         if (legacy) {
