@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import { AppError, isDependencyDown } from '../errors.ts';
 import { CsrfError } from '../security/csrf.ts';
 import { translate } from './views.ts';
@@ -59,12 +60,43 @@ export function isClientAbort(err: Error & { code?: string }, request: FastifyRe
   return err.code === 'ECONNRESET' && (err.message === 'aborted' || request.raw.readableAborted === true);
 }
 
+/** Headers every answer carries, also those written before Fastify sees a request. */
+const BARE_SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'same-origin',
+  'cache-control': 'no-store',
+};
+
+/**
+ * Node's HTTP parser refuses a request (bad syntax, headers over the limit, a slow client) before
+ * Fastify has a request to run hooks for: Fastify's default answer has no security headers and
+ * its own error words. Ours has both right.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket) {
+  if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'HEADERS_TOO_LARGE', 'The request headers are too large.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive.']
+        : [400, 'BAD_REQUEST', 'The request could not be read.'];
+  const body = JSON.stringify({ error: code, message });
+  const head = Object.entries({ ...BARE_SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${status} ${code}\r\n${head}\r\n${body}`);
+}
+
 /**
  * The one error handler (and the 404): our AppErrors with their code and status, a storage
  * outage as 503, Fastify's own 4xx in plain words, anything else a logged 500 that shows no
  * detail. Call before any plugin is registered: child contexts take the handlers they see then.
  */
 export function registerErrorHandlers(app: FastifyInstance) {
+  app.server.removeAllListeners('clientError');
+  app.server.on('clientError', answerClientError);
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 404, 'NOT_FOUND', translate('error.not_found')));
   app.setErrorHandler((err: FastifyError, request, reply) => {
     // @fastify/csrf-protection replies with its own errors: say it in our words.
