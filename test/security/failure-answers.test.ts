@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { Browser } from '../helpers/browser.ts';
 import { addressRateKey } from '../../src/security/rate-limits.ts';
 import { createStorage, freePort, STORAGE, type TestStorage } from '../helpers/server.ts';
 
@@ -107,5 +108,19 @@ describe(`failures a client causes (${STORAGE})`, () => {
     assert.equal(limited.status, 429);
     assert.match(limited.headers.get('content-type') ?? '', /application\/json/);
     assert.equal(((await limited.json()) as { error: string }).error, 'RATE_LIMITED');
+  });
+
+  test('a NUL byte in the e-mail of the reset and resend forms fails no background job', async () => {
+    const before = log.length;
+    for (const path of ['/forgot-password', '/verify-email/resend']) {
+      const browser = new Browser();
+      const form = await browser.request(`${url}${path}`);
+      assert.equal(form.status, 200, path);
+      const sent = await browser.submit(form, { email: 'some\u0000one@example.com' }, { field: 'email' });
+      assert.ok(sent.status < 500, `${path}: ${sent.status}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const lines = log.slice(before);
+    assert.doesNotMatch(lines, /"level":50|0x00/, `no job failed in Postgres:\n${lines}`);
   });
 });
