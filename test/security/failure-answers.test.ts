@@ -123,4 +123,14 @@ describe(`failures a client causes (${STORAGE})`, () => {
     const lines = log.slice(before);
     assert.doesNotMatch(lines, /"level":50|0x00/, `no job failed in Postgres:\n${lines}`);
   });
+
+  test('an oversized body on a provider route is a 413 in our words', async () => {
+    const res = await fetch(`${url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=client_credentials&pad=${'a'.repeat(60 * 1024)}`,
+    });
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { error: string }).error, 'PAYLOAD_TOO_LARGE');
+  });
 });
