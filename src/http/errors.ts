@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import { AppError, isDependencyDown } from '../errors.ts';
+import { createOutageLog } from '../ops/outage-log.ts';
 import { CsrfError } from '../security/csrf.ts';
 import { translate } from './views.ts';
 
@@ -95,6 +96,7 @@ function answerClientError(err: Error & { code?: string }, socket: Socket) {
  * detail. Call before any plugin is registered: child contexts take the handlers they see then.
  */
 export function registerErrorHandlers(app: FastifyInstance) {
+  const outages = createOutageLog(app.log);
   app.server.removeAllListeners('clientError');
   app.server.on('clientError', answerClientError);
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 404, 'NOT_FOUND', translate('error.not_found')));
@@ -108,7 +110,7 @@ export function registerErrorHandlers(app: FastifyInstance) {
       return sendError(reply, request, 400, 'BAD_REQUEST', 'The request was not completed.');
     }
     if (isDependencyDown(err)) {
-      request.log.error({ err }, 'a dependency is unavailable');
+      outages.failure(err);
       return sendError(reply, request, 503, 'SERVICE_UNAVAILABLE', translate('error.unavailable'));
     }
     const status = err.statusCode ?? 500;
