@@ -88,6 +88,9 @@ export function createAccountsRepo(knex: Knex) {
 
     /** By normalised e-mail address or normalised username. */
     async findByLogin(normalized: string, trx: Knex = knex): Promise<Account | undefined> {
+      // Postgres text cannot hold a NUL (nor can a stored login have one): such a login names
+      // no account, rather than failing the query (issue 15: a reset job that died in the store).
+      if (normalized.includes('\u0000')) return undefined;
       const row = (await trx('accounts')
         .where({ email_normalized: normalized })
         .orWhere({ username_normalized: normalized })

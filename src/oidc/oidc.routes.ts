@@ -1,9 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OidcHost } from './host.ts';
+import { AppError } from '../errors.ts';
+import { RETRY_AFTER_SECONDS } from '../http/errors.ts';
 import { OIDC_ROUTES } from './provider.ts';
 
 /** Endpoints that take a form POST as the same request as a GET (see below). */
 const POST_AS_GET = new Set<string>([OIDC_ROUTES.authorization, OIDC_ROUTES.end_session]);
+/** oidc-provider reads at most 56 KiB of a request body (lib/shared/selective_body.js). */
+const PROVIDER_BODY_LIMIT = 56 * 1024;
+/** Routes a browser navigates to: failures there are pages. The rest are JSON APIs. */
+const BROWSER_ROUTES = new Set<string>([OIDC_ROUTES.authorization, `${OIDC_ROUTES.authorization}/*`, OIDC_ROUTES.end_session, `${OIDC_ROUTES.end_session}/*`]);
 
 /**
  * Forwards the provider's own routes, and only those, to its Koa app. The provider reads
@@ -16,7 +22,17 @@ export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHos
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
 
   const forward = (request: FastifyRequest, reply: FastifyReply) => {
+    // RFC 9110 §15.5.14: a body over what the provider reads is a 413; the provider itself
+    // would read it and answer 400 `invalid_request`.
+    if (Number(request.headers['content-length']) > PROVIDER_BODY_LIMIT) throw new AppError('PAYLOAD_TOO_LARGE', 413, 'The request body is too large.');
     reply.hijack();
+    // RFC 9110 §10.2.3: a 503 says when to come back; the provider's own
+    // `temporarily_unavailable` (src/oidc/adapters/types.ts) carries none.
+    const writeHead = reply.raw.writeHead;
+    reply.raw.writeHead = function (this: typeof reply.raw, status: number, ...rest: unknown[]) {
+      if (status === 503 && !this.hasHeader('retry-after')) this.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+      return (writeHead as (...a: unknown[]) => typeof reply.raw).call(this, status, ...rest);
+    } as typeof writeHead;
     host.callback(request.raw, reply.raw);
   };
 
@@ -27,7 +43,9 @@ export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHos
   }
   for (const url of paths) {
     const methods = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD'].filter((m) => !(m === 'POST' && POST_AS_GET.has(url)));
-    app.route({ method: methods, url, handler: forward, exposeHeadRoute: false });
+    // Our error handler answers the provider's way on these routes (src/http/errors.ts).
+    const config = { oauth: BROWSER_ROUTES.has(url) ? ('page' as const) : ('api' as const) };
+    app.route({ method: methods, url, handler: forward, exposeHeadRoute: false, config });
   }
 
   // OIDC Core §3.1.2.1 and RP-Initiated Logout §2: the authorization and end-session endpoints
@@ -39,7 +57,7 @@ export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHos
   await app.register(async (post) => {
     post.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 32 * 1024 }, (_req, body, done) => done(null, body));
     for (const url of POST_AS_GET) {
-      post.post<{ Body: string }>(url, async (request, reply) => {
+      post.post<{ Body: string }>(url, { config: { oauth: 'page' as const } }, async (request, reply) => {
         const params = new URLSearchParams(typeof request.body === 'string' ? request.body : '');
         return reply.redirect(`${url}?${params}`, 303);
       });

@@ -7,7 +7,7 @@ import { issuedBefore, issuedBeforeRevocation } from '../accounts/revocation/rev
 import type { Config } from '../config.ts';
 import type { ClientMetadata, ClientsRepo } from './clients.repo.ts';
 import { clientMetadataProblems, describeProblems } from './client-rules.ts';
-import type { AdapterFactory } from './adapters/types.ts';
+import { withUnavailableStorage, type AdapterFactory } from './adapters/types.ts';
 
 /** Renders a view of `views/` to an HTML string (the app's @fastify/view instance). */
 export type Render = (view: string, data: Record<string, unknown>) => Promise<string>;
@@ -70,18 +70,18 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
   );
 
   // The Client model reads the clients table whatever stores the other models.
-  const adapterFor = (name: string) =>
-    name === 'Client'
-      ? {
-          find: async (id: string) => loadedClient(await clients.find(id)),
-          upsert: (_id: string, payload: Record<string, unknown>) => clients.upsert(payload as never),
-          destroy: async (id: string) => void (await clients.delete(id)),
-          findByUid: async () => undefined,
-          findByUserCode: async () => undefined,
-          consume: async () => undefined,
-          revokeByGrantId: async () => undefined,
-        }
-      : adapter(name);
+  // It goes through the same storage wrapper as the other models: a database that does not
+  // answer is a 503 `temporarily_unavailable` on /token, not a 500 `server_error` (issue 15).
+  const clientAdapter = withUnavailableStorage(() => ({
+    find: async (id: string) => loadedClient(await clients.find(id)),
+    upsert: (_id: string, payload: Record<string, unknown>) => clients.upsert(payload as never),
+    destroy: async (id: string) => void (await clients.delete(id)),
+    findByUid: async () => undefined,
+    findByUserCode: async () => undefined,
+    consume: async () => undefined,
+    revokeByGrantId: async () => undefined,
+  }) as never)('Client');
+  const adapterFor = (name: string) => (name === 'Client' ? clientAdapter : adapter(name));
 
   const configuration: Configuration = {
     adapter: adapterFor as unknown as Configuration['adapter'],

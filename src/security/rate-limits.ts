@@ -37,6 +37,15 @@ function ruleFor(method: string | string[], url: string) {
   );
 }
 
+/**
+ * The key of a per-address limit. `request.ip` is read from the socket, which a client that
+ * hangs up early has already closed: then it is undefined and @fastify/rate-limit would throw
+ * a TypeError (a 500). Such a request shares one bucket instead of dodging the count.
+ */
+export function addressRateKey(request: { ip?: string; socket?: { remoteAddress?: string } }): string {
+  return request.ip ?? request.socket?.remoteAddress ?? 'unknown';
+}
+
 export class RateLimitedError extends AppError {
   constructor(after: string) {
     super('RATE_LIMITED', 429, `Too many requests. Please wait ${after} and try again.`);
@@ -60,7 +69,7 @@ export async function registerRateLimits(
     const rule = ruleFor(route.method, route.url ?? '');
     if (!rule) return;
     const { max, windowSeconds } = limits[rule.limit];
-    const rateLimit = { max, timeWindow: windowSeconds * 1000, ...(rule.per === 'client' ? { keyGenerator: clientRateKey } : {}) };
+    const rateLimit = { max, timeWindow: windowSeconds * 1000, keyGenerator: rule.per === 'client' ? clientRateKey : addressRateKey };
     route.config = { ...(route.config as object), rateLimit } as RouteOptions['config'];
   });
   await app.register(rateLimit, {
