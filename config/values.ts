@@ -54,7 +54,7 @@ export function int(min: number, max?: number, expected?: string): Kind<z.ZodNum
 export const bool: Kind<z.ZodBoolean> = {
   schema: z.boolean({ error: 'true or false' }),
   expected: 'true or false',
-  fromEnv: (raw) => ({ true: true, false: false, 1: true, 0: false })[raw.trim() as 'true'] ?? raw,
+  fromEnv: (raw) => (raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw),
 };
 
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T): Kind<z.ZodEnum<{ [K in T[number]]: K }>> {
@@ -64,7 +64,7 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 
 /** A string; `check` refines it (one rule, described by `expected`). */
 export function text(expected: string, check: (v: string) => boolean = (v) => v.length > 0): Kind<z.ZodString> {
-  return { schema: z.string({ error: expected }).refine(check, { error: expected }) as unknown as z.ZodString, expected, fromEnv: asIs };
+  return { schema: z.string({ error: expected }).refine(check, { error: expected }), expected, fromEnv: asIs };
 }
 
 /**
@@ -98,7 +98,7 @@ export function url(protocols: string[], more?: { expected: string; check: (v: s
 export function list(expected: string, item: (v: string) => boolean = (v) => v.length > 0, { min = 0 } = {}): Kind<z.ZodArray<z.ZodString>> {
   const schema = z.array(z.string({ error: expected }).refine(item, { error: expected }), { error: expected }).min(min, { error: expected });
   return {
-    schema: schema as unknown as z.ZodArray<z.ZodString>,
+    schema,
     expected,
     fromEnv: (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean),
   };
