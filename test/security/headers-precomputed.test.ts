@@ -21,7 +21,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   page: {
     status: '200',
     'cache-control': 'no-store',
-    'content-security-policy': 'default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;font-src 'self';connect-src 'self';frame-src 'none';frame-ancestors 'none';object-src 'none';base-uri 'none'',
+    'content-security-policy': "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;font-src 'self';connect-src 'self';frame-src 'none';frame-ancestors 'none';object-src 'none';base-uri 'none'",
     'content-type': 'text/html; charset=utf-8',
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
@@ -37,7 +37,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   json: {
     status: '200',
     'access-control-allow-origin': '*',
-    'content-security-policy': 'default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'',
+    'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     'content-type': 'application/json; charset=utf-8',
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
@@ -56,7 +56,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
     'access-control-allow-origin': '*',
     'access-control-expose-headers': 'WWW-Authenticate',
     'cache-control': 'no-store',
-    'content-security-policy': 'default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'',
+    'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     'content-type': 'application/json; charset=utf-8',
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
@@ -73,7 +73,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   htmlError: {
     status: '400',
     'cache-control': 'no-store',
-    'content-security-policy': 'default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'',
+    'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     'content-type': 'text/html; charset=utf-8',
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
