@@ -59,6 +59,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   const services = createServices({ config, database, redis, log: app.log });
   const { knex, box, accounts, clients, adapter } = services;
   await ensureSigningKeys(knex, box);
+  clients.startCache(); // issue 9: clients served from memory, invalidated by every instance's writes
+  app.addHook('onClose', () => clients.close());
   await registerViews(app, { production: config.production });
   const render = (view: string, data: Record<string, unknown>) => app.view(view, data) as Promise<string>;
   const host = await createOidcHost({

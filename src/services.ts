@@ -6,6 +6,7 @@ import type { Database } from './db/database.ts';
 import { postgresAdapterFactory } from './oidc/adapters/postgres.adapter.ts';
 import { redisAdapterFactory } from './oidc/adapters/redis.adapter.ts';
 import { withUnavailableStorage } from './oidc/adapters/types.ts';
+import { postgresInvalidation, redisInvalidation } from './oidc/client-cache.ts';
 import { createClientsRepo } from './oidc/clients.repo.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
 import { createSecurityEvents, type SecurityLog } from './security/events.ts';
@@ -22,7 +23,9 @@ export function createServices({ config, database, redis, log }: { config: Confi
     box,
     hasher,
     accounts: createAccounts({ knex, hasher, passwordPolicy: config.passwordPolicy, events }),
-    clients: createClientsRepo(knex, box),
+    clients: createClientsRepo(knex, box, {
+      invalidation: redis ? redisInvalidation(redis, config.redisPrefix) : database.embedded ? undefined : postgresInvalidation(knex, database.url),
+    }),
     adapter: withUnavailableStorage(redis ? redisAdapterFactory(redis, config.redisPrefix) : postgresAdapterFactory(knex)),
   };
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { isStorableId } from './adapters/types.ts';
+import { createClientCache, publishOnly, type ClientInvalidation } from './client-cache.ts';
 
 /** OIDC client metadata as oidc-provider reads it (RFC 7591 names). */
 export type ClientMetadata = Record<string, unknown> & { client_id: string; client_secret?: string };
@@ -18,7 +19,30 @@ interface ClientRow {
  * `first_party` lives in its own column so that nothing a client sends through dynamic
  * registration can make it first-party.
  */
-export function createClientsRepo(knex: Knex, box: SecretBox) {
+/**
+ * How long a cached client is served at most. With a listener this is only the safety net
+ * (a lost message); the embedded database has no listener and relies on the short one.
+ */
+const SAFETY_TTL_MS = 30_000;
+const EMBEDDED_TTL_MS = 1_000;
+const CACHE_MAX = 10_000;
+
+/**
+ * `invalidation` undefined: nothing can tell this instance about changes (the embedded database
+ * without Redis, src/oidc/client-cache.ts), so a cached client lives EMBEDDED_TTL_MS only.
+ */
+export function createClientsRepo(knex: Knex, box: SecretBox, { invalidation }: { invalidation?: ClientInvalidation } = {}) {
+  // Every write tells the other instances; only a server that called startCache() caches.
+  const changes = invalidation ?? publishOnly(async () => {});
+  const cache = createClientCache<ClientMetadata>({ ttlMs: invalidation ? SAFETY_TTL_MS : EMBEDDED_TTL_MS, max: CACHE_MAX });
+  let started = false;
+
+  async function changed(clientId: string) {
+    cache.invalidate(clientId);
+    // The row is written: a lost message is covered by the TTL, so the write is not failed.
+    await changes.publish(clientId).catch(() => {});
+  }
+
   function toMetadata(row: ClientRow): ClientMetadata {
     const metadata: ClientMetadata = { ...row.metadata, client_id: row.client_id, first_party: row.first_party };
     if (row.secret_enc) metadata.client_secret = box.open(row.secret_enc);
@@ -28,8 +52,31 @@ export function createClientsRepo(knex: Knex, box: SecretBox) {
   return {
     async find(clientId: string): Promise<ClientMetadata | undefined> {
       if (!isStorableId(clientId)) return undefined;
+      const hit = cache.get(clientId);
+      // A copy: the provider and its callers must not change what the next request sees.
+      if (hit) return structuredClone(hit);
+      const generation = cache.generation();
       const row = (await knex('clients').where({ client_id: clientId }).first()) as ClientRow | undefined;
-      return row ? toMetadata(row) : undefined;
+      if (!row) return undefined;
+      const metadata = toMetadata(row);
+      cache.set(clientId, structuredClone(metadata), generation);
+      return metadata;
+    },
+
+    /**
+     * Serve clients from memory from now on (the web server; issue 9: the read and the secret's
+     * decryption were a third of a token request's CPU). Each change, through any instance,
+     * reaches this one's cache within the listener's delivery time (milliseconds).
+     */
+    startCache() {
+      if (started) return;
+      started = true;
+      if (!invalidation) cache.setListening(true);
+      else changes.listen((id) => cache.invalidate(id), (up) => cache.setListening(up));
+    },
+
+    async close() {
+      await changes.close();
     },
 
     async list(): Promise<ClientMetadata[]> {
@@ -48,10 +95,13 @@ export function createClientsRepo(knex: Knex, box: SecretBox) {
       };
       if (firstParty !== undefined) row.first_party = firstParty;
       await knex('clients').insert(row).onConflict('client_id').merge();
+      await changed(clientId);
     },
 
     async delete(clientId: string): Promise<boolean> {
-      return (await knex('clients').where({ client_id: clientId }).delete()) > 0;
+      const deleted = (await knex('clients').where({ client_id: clientId }).delete()) > 0;
+      await changed(clientId);
+      return deleted;
     },
   };
 }

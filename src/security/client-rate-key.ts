@@ -7,10 +7,6 @@ export interface ClientSecrets {
   find(clientId: string): Promise<{ client_secret?: string } | undefined>;
 }
 
-/** How long a looked-up secret is trusted for keying; a rotated secret is seen this late at most. */
-const CACHE_MS = 10_000;
-const CACHE_MAX = 1_000;
-
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 /** RFC 6749 §2.3.1: the id and secret are form-urlencoded before they go into Basic. */
 const formDecode = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
@@ -47,26 +43,18 @@ export function basicCredentials(header: string | undefined): { id: string; secr
  * What an attacker can do: send requests with any id and a wrong secret, which count against
  * their own address exactly as before this change (the per-address flood limit holds, and
  * made-up ids do not give fresh budgets); each such request costs one primary-key lookup of
- * the client (cached for known ids for CACHE_MS), the same lookup the provider makes to
+ * the client (served from the clients cache for known ids, src/oidc/clients.repo.ts, which every
+ * instance invalidates on a change), the same lookup the provider makes to
  * answer it. What they cannot do without the secret: touch a client's budget. Clients that
  * authenticate otherwise (client_secret_post or JWTs in the body, public clients) are counted
  * per address, as before.
  */
-export function createClientRateKey({ clients, now = Date.now }: { clients: ClientSecrets; now?: () => number }) {
-  const cache = new Map<string, { digest: Buffer | null; until: number }>();
-
+export function createClientRateKey({ clients }: { clients: ClientSecrets }) {
   async function storedDigest(id: string): Promise<Buffer | null> {
-    const hit = cache.get(id);
-    if (hit && hit.until > now()) return hit.digest;
+    // The provider's own cache: a deleted or re-keyed client stops counting as itself as soon
+    // as the provider stops accepting it.
     const client = await clients.find(id);
-    const digest = client?.client_secret ? sha256(client.client_secret) : null;
-    // Unknown ids are not remembered: made-up ones would only push the known ones out.
-    if (digest) {
-      cache.delete(id);
-      if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-      cache.set(id, { digest, until: now() + CACHE_MS });
-    } else cache.delete(id);
-    return digest;
+    return client?.client_secret ? sha256(client.client_secret) : null;
   }
 
   return async function clientRateKey(request: FastifyRequest): Promise<string> {

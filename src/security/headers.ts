@@ -1,5 +1,6 @@
 import helmet from '@fastify/helmet';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { CaptchaWidget } from './captcha.ts';
 
@@ -14,8 +15,30 @@ type CaptchaCsp = CaptchaWidget['csp'];
  * `form-action` is left out on purpose: Chrome applies it to the redirects that follow a form
  * post, and the end of a sign-in is a redirect to the client's own origin.
  */
-export async function registerSecurityHeaders(app: FastifyInstance, { https, captcha }: { https: boolean; captcha?: CaptchaCsp }) {
-  await app.register(helmet, {
+export async function registerSecurityHeaders(app: FastifyInstance, options: { https: boolean; captcha?: CaptchaCsp }) {
+  const headers = Object.entries(await helmetHeaders(options));
+  // Set on the raw response, as helmet does: oidc-provider's hijacked responses keep them.
+  app.addHook('onRequest', (_request, reply, done) => {
+    for (const [name, value] of headers) reply.raw.setHeader(name, value!);
+    done();
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const type = String(reply.getHeader('content-type') ?? '');
+    if (type.startsWith('text/html') || type.startsWith('application/json')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+}
+
+/**
+ * The headers helmet sets, computed once (issue 9: @fastify/helmet rebuilds its middleware,
+ * CSP parsing included, on every request, ~4 % of a token request's CPU). They depend only on
+ * the configuration, so helmet itself runs once, on a throwaway app, and what it set is kept:
+ * the same library and options, so the same headers byte for byte.
+ */
+async function helmetHeaders({ https, captcha }: { https: boolean; captcha?: CaptchaCsp }): Promise<OutgoingHttpHeaders> {
+  const probe = Fastify();
+  let captured: OutgoingHttpHeaders = {};
+  await probe.register(helmet, {
     global: true,
     contentSecurityPolicy: {
       useDefaults: false,
@@ -40,11 +63,14 @@ export async function registerSecurityHeaders(app: FastifyInstance, { https, cap
     referrerPolicy: { policy: 'same-origin' },
     crossOriginEmbedderPolicy: false,
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
-    const type = String(reply.getHeader('content-type') ?? '');
-    if (type.startsWith('text/html') || type.startsWith('application/json')) reply.header('cache-control', 'no-store');
-    return payload;
+  probe.get('/', (_request, reply) => {
+    captured = reply.raw.getHeaders();
+    return reply.send('');
   });
+  await probe.inject('/');
+  await probe.close();
+  if (!captured['content-security-policy']) throw new Error('security headers: helmet set no Content-Security-Policy');
+  return captured;
 }
 
 /**
