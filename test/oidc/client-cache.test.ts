@@ -5,7 +5,7 @@ import { registerClient } from '../../src/oidc/clients.service.ts';
 import type { ClientMetadata, ClientsRepo } from '../../src/oidc/clients.repo.ts';
 import knexFactory, { type Knex } from 'knex';
 import { createClientsRepo } from '../../src/oidc/clients.repo.ts';
-import { createSecretBox } from '../../src/security/secret-box.ts';
+import { createSecretBox } from '../../src/crypto/secret-box.ts';
 import { createStorage, startServer, STORAGE, TEST_DATABASE_URL, TEST_REDIS_URL, type TestServer, type TestStorage } from '../helpers/server.ts';
 
 /**
