@@ -4,7 +4,7 @@ import type { Log, Outbox } from '../email/outbox.service.ts';
 import type { SecurityEvents } from '../security/events.ts';
 import { defineEmailJobs, enqueueEmail } from './email.jobs.ts';
 import { openJobQueue, type JobQueue } from './queue.ts';
-import { defineSweeps } from './sweeps.jobs.ts';
+import { defineHousekeeping } from './sweeps.jobs.ts';
 
 export interface Jobs extends JobQueue {
   /** Enqueue sending one outbox message (after the transaction that recorded it committed). */
@@ -12,8 +12,8 @@ export interface Jobs extends JobQueue {
 }
 
 /**
- * Every job Gatehouse runs, on one queue: sending e-mail (src/jobs/email.jobs.ts) and the
- * housekeeping sweeps (src/jobs/sweeps.jobs.ts). Every process that enqueues opens it; the
+ * Every job Gatehouse runs, on one queue: sending e-mail (src/jobs/email.jobs.ts) and
+ * housekeeping (src/jobs/sweeps.jobs.ts). Every process that enqueues opens it; the
  * worker (inline in the web process, or `npm run worker`) also calls `work()`.
  */
 export async function openJobs({
@@ -31,6 +31,6 @@ export async function openJobs({
 }): Promise<Jobs> {
   const queue = await openJobQueue({ config, database, log });
   defineEmailJobs(queue, { outbox, config });
-  defineSweeps(queue, { knex: database.knex, events, config, log });
+  defineHousekeeping(queue, { knex: database.knex, events, config, log });
   return { ...queue, enqueueEmail: (messageId) => enqueueEmail(queue, messageId) };
 }

@@ -7,37 +7,53 @@ import { deleteExpiredPayloads } from '../oidc/adapters/postgres.adapter.ts';
 import type { SecurityEvents } from '../security/events.ts';
 import type { JobQueue } from './queue.ts';
 
-/** Deletes expired oidc-provider payloads from Postgres (empty when Redis holds them). */
-export const SWEEP_EXPIRED_PAYLOADS = 'sweep-expired-oidc-payloads';
-/** Deletes security events past `securityEvents.retentionDays`. */
-export const PURGE_SECURITY_EVENTS = 'purge-security-events';
-/** Deletes first-party sessions that ended a day ago or more. */
-export const SWEEP_ENDED_SESSIONS = 'sweep-ended-first-party-sessions';
+/** Runs every sweep below, every HOUSEKEEPING_EVERY_MS, once per deployment. */
+export const HOUSEKEEPING = 'housekeeping';
+export const HOUSEKEEPING_EVERY_MS = 10 * 60 * 1000;
 
-const MINUTE = 60 * 1000;
+export interface SweepDeps {
+  knex: Knex;
+  events: Pick<SecurityEvents, 'purgeOlderThan'>;
+  config: Pick<Config, 'securityEvents'>;
+}
 
 /**
- * Housekeeping, once per deployment (not in every web process): each is one DELETE of what is
- * past its time, so a run repeated or run late does no harm. Each runs every interval from the
- * first worker's start (the web processes used to run them on timers of their own).
+ * What is past its time, each one DELETE through the service that owns the table, so a run
+ * repeated or run late does no harm.
  */
-export function defineSweeps(queue: JobQueue, { knex, events, config, log }: { knex: Knex; events: SecurityEvents; config: Pick<Config, 'securityEvents'>; log: Log }) {
-  const sweep = (name: string, intervalMs: number, run: () => Promise<number>) => {
-    queue.define(
-      name,
-      async () => {
-        try {
-          await run();
-        } catch (err) {
-          log.warn({ job: name, err: (err as Error).message }, 'sweep failed; the next run tries again');
-          throw err;
-        }
-      },
-      { concurrency: 1 },
-    );
-    queue.every(intervalMs, name);
+export function sweeps({ knex, events, config }: SweepDeps): Record<string, () => Promise<number>> {
+  return {
+    /** Expired oidc-provider payloads in Postgres (none when Redis holds them). */
+    'expired OIDC payloads': () => deleteExpiredPayloads(knex),
+    /** Security events past `securityEvents.retentionDays`. */
+    'old security events': () => events.purgeOlderThan(config.securityEvents.retentionDays),
+    /** First-party sessions that ended a day ago or more. */
+    'ended first-party sessions': () => deleteEndedSessions(createRefreshTokensRepo(knex)),
   };
-  sweep(SWEEP_EXPIRED_PAYLOADS, 10 * MINUTE, () => deleteExpiredPayloads(knex));
-  sweep(PURGE_SECURITY_EVENTS, 60 * MINUTE, () => events.purgeOlderThan(config.securityEvents.retentionDays));
-  sweep(SWEEP_ENDED_SESSIONS, 60 * MINUTE, () => deleteEndedSessions(createRefreshTokensRepo(knex)));
+}
+
+/**
+ * Housekeeping as one job, once per deployment, instead of timers in every web process. One
+ * job, not one per sweep: a worker polls the job store for every job it defines, and these are
+ * cheap enough to share one schedule. A sweep that fails does not stop the others.
+ */
+export function defineHousekeeping(queue: JobQueue, deps: SweepDeps & { log: Log }) {
+  const all = sweeps(deps);
+  queue.define(
+    HOUSEKEEPING,
+    async () => {
+      const failed: Error[] = [];
+      for (const [what, sweep] of Object.entries(all)) {
+        try {
+          await sweep();
+        } catch (err) {
+          deps.log.warn({ job: HOUSEKEEPING, sweep: what, err: (err as Error).message }, 'sweep failed; the next run tries again');
+          failed.push(err as Error);
+        }
+      }
+      if (failed.length) throw new AggregateError(failed, `${failed.length} sweep(s) failed`);
+    },
+    { concurrency: 1 },
+  );
+  queue.every(HOUSEKEEPING_EVERY_MS, HOUSEKEEPING);
 }
