@@ -37,8 +37,9 @@ async function main() {
   // The worker needs the database (and the job store), not Redis.
   const runtime = await openRuntime({ ...config, redisUrl: undefined }, { attach: 'allow' });
   const worker = await startWorker({ config, database: runtime.database, log });
-  log.info({ jobs: config.jobsBackend, transport: worker.mailer.kind, resendCron: config.emailResendCron }, 'Gatehouse worker is ready');
 
+  // Handlers go in before "ready" is announced, as the server's do: a supervisor that signals
+  // the moment it reads that line must get a graceful close, not the default kill.
   closeOnSignals({
     log,
     what: 'worker',
@@ -48,6 +49,7 @@ async function main() {
       await runtime.close();
     },
   });
+  log.info({ jobs: config.jobsBackend, transport: worker.mailer.kind, resendCron: config.emailResendCron }, 'Gatehouse worker is ready');
 }
 
 if (import.meta.main) {
