@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Config } from '../../src/config.ts';
 import { SEND_EMAIL } from '../../src/jobs/email.jobs.ts';
 import { AGENDA_TABLE } from '../../src/jobs/queue.ts';
-import { STORAGE, TEST_DATABASE_URL, useServer } from '../helpers/server.ts';
+import { STORAGE, useServer } from '../helpers/server.ts';
 import { startSmtp, type TestSmtp } from './smtp.ts';
 import { eventually, EVERY_SECOND, fastEmail, outboxTo, spawnWorker, type WorkerProcess } from './support.ts';
 
@@ -12,12 +12,7 @@ import { eventually, EVERY_SECOND, fastEmail, outboxTo, spawnWorker, type Worker
 // room for three processes' connections.
 const ROOM: Partial<Config> = { embeddedMaxConnections: 32 };
 
-// KNOWN REGRESSION (stop 7): on the embedded database, worker processes attached to the server's
-// database no longer deliver (the test hangs); it passes on Postgres. Skipped there until fixed:
-// the first thing to do next (see the stop note), not a behaviour we accept.
-const EMBEDDED_WORKERS_REGRESSION = !TEST_DATABASE_URL && 'regression under investigation: attached worker processes hang on the embedded database (stop 7 note)';
-
-describe(`e-mail workers (${STORAGE})`, { skip: EMBEDDED_WORKERS_REGRESSION }, () => {
+describe(`e-mail workers (${STORAGE})`, () => {
   let smtp: TestSmtp;
   const workers: WorkerProcess[] = [];
 
