@@ -72,6 +72,10 @@ const hexColor = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
 export const configSchema = z.strictObject({
   port: key(int(0, 65535), 3000, 'HTTP port', { env: 'PORT' }),
   host: key(text('a host name or address'), '127.0.0.1', 'bind address (`0.0.0.0` in containers)', { env: 'HOST' }),
+  metricsPort: optionalKey(int(1, 65535), '`GET /metrics` on this port (on `host`) instead of the app port, so it is not public; give the worker its own', {
+    env: 'METRICS_PORT',
+    defaultText: 'unset: `/metrics` on the app port',
+  }),
   issuer: optionalKey(
     url(['http:', 'https:'], { expected: 'without trailing slash, query or fragment', check: (v) => !v.endsWith('/') && !new URL(v).search && !new URL(v).hash }),
     'the issuer URL exactly as clients see it',

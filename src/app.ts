@@ -19,7 +19,7 @@ import { createOidcHost } from './oidc/host.ts';
 import { ensureSigningKeys } from './oidc/keys.ts';
 import { oidcRoutes } from './oidc/oidc.routes.ts';
 import { healthRoutes } from './ops/health.routes.ts';
-import { metricsRoutes } from './ops/metrics.ts';
+import { createMetrics, metricsRoutes, serveMetrics } from './ops/metrics.ts';
 import { logoutPages } from './pages/logout/logout.routes.ts';
 import { pagesRoutes } from './pages/pages.routes.ts';
 import { createCaptchaVerifier, type CaptchaVerifier } from './security/captcha.ts';
@@ -56,6 +56,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   const https = config.issuer.startsWith('https:');
 
   // --- services ---
+  const metrics = createMetrics();
   const services = createServices({ config, database, redis, log: app.log });
   const { knex, box, accounts, clients, adapter } = services;
   await ensureSigningKeys(knex, box);
@@ -79,17 +80,19 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
       // The provider answers these itself (500 server_error, or 503 when storage is down):
       // without this they would reach no log at all.
       provider.on('server_error', (_ctx, err) => app.log.error({ err }, 'oidc-provider request failed'));
+      provider.on('grant.success', (ctx) => metrics.tokenIssued(String(ctx.oidc.params?.grant_type ?? 'unknown')));
     },
   });
   app.addHook('onClose', async () => host.close());
   // Issue 5: captcha, brute-force throttle and security events, shared by every login route.
   const captcha = createCaptchaVerifier({ ...config.captcha, redis, prefix: config.redisPrefix });
   const throttle = createLoginThrottle({ redis, prefix: config.redisPrefix, config: config.throttle });
-  const events = createSecurityEvents({ knex, log: app.log });
+  const events = createSecurityEvents({ knex, log: app.log, observe: metrics.securityEvent });
   const passwordLogin = createPasswordLogin({ throttle, captcha, events });
   app.decorate('gatehouse', { ...services, config, host, redis, security: { captcha, throttle, events, passwordLogin } });
   // The outbox, and the jobs that send it and sweep what expired (run here when WORKER=inline).
-  const email = createEmail({ config, knex, box, log: app.log });
+  const email = createEmail({ config, knex, box, log: app.log, onDelivered: metrics.emailDelivered });
+  metrics.backlogFrom(() => email.outbox.repo.backlog());
   const jobs = await openJobs({ config, database, log: app.log, outbox: email.outbox, events });
   app.decorate('email', { ...email, jobs });
   app.addHook('onClose', async () => {
@@ -104,7 +107,11 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   await registerSecurityHeaders(app, { https, captcha: captcha.widget?.csp });
   await registerRateLimits(app, { redis, prefix: config.redisPrefix, limits: config.rateLimits, clients });
   // Before the routes: its hook must see every request.
-  await app.register(fp(metricsRoutes, { name: 'gatehouse-metrics' }));
+  await app.register(fp(metricsRoutes, { name: 'gatehouse-metrics' }), { metrics, separatePort: config.metricsPort !== undefined });
+  if (config.metricsPort !== undefined) {
+    const metricsServer = await serveMetrics(metrics, { port: config.metricsPort, host: config.host });
+    app.addHook('onClose', (_app, done) => void metricsServer.close(() => done()));
+  }
 
   // --- routes ---
   await app.register(oidcRoutes, { host });

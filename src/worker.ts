@@ -9,6 +9,7 @@ import { closeOnSignals } from './ops/shutdown.ts';
 import { loadConfigOrExit, openRuntime } from './runtime.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
 import { createSecurityEvents } from './security/events.ts';
+import { createMetrics, serveMetrics } from './ops/metrics.ts';
 
 export interface Worker {
   mailer: Mailer;
@@ -18,14 +19,19 @@ export interface Worker {
 /** The job worker: sends and re-sends e-mail from the outbox, and runs the sweeps. `npm run worker`, or inside a test. */
 export async function startWorker({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<Worker> {
   const { knex } = database;
-  const email = createEmail({ config, knex, box: createSecretBox(config.secrets), log });
-  const jobs = await openJobs({ config, database, log, outbox: email.outbox, events: createSecurityEvents({ knex, log }) });
+  const metrics = createMetrics();
+  const email = createEmail({ config, knex, box: createSecretBox(config.secrets), log, onDelivered: metrics.emailDelivered });
+  metrics.backlogFrom(() => email.outbox.repo.backlog());
+  const jobs = await openJobs({ config, database, log, outbox: email.outbox, events: createSecurityEvents({ knex, log, observe: metrics.securityEvent }) });
+  // The worker's deliveries are counted here, not in the web process: give it its own METRICS_PORT.
+  const metricsServer = config.metricsPort !== undefined ? await serveMetrics(metrics, { port: config.metricsPort, host: config.host }) : undefined;
   await jobs.work();
   return {
     mailer: email.mailer,
     async close() {
       await jobs.close();
       email.close();
+      await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
     },
   };
 }

@@ -211,6 +211,12 @@ export function createOutboxRepo(knex: Knex) {
       return ((await q) as OutboxRow[]).map(toMessage);
     },
 
+    /** How many messages wait to be sent: queued, failed and to be retried, or being sent. */
+    async backlog(): Promise<number> {
+      const row = (await knex('email_outbox').whereIn('status', ['queued', 'failed', 'sending']).count({ n: '*' }).first()) as { n: number | string };
+      return Number(row.n);
+    },
+
     /** Messages delivered to the dev mailbox, newest first. */
     async mailbox(limit = 200): Promise<OutboxMessage[]> {
       const rows = (await knex('email_outbox')

@@ -28,6 +28,8 @@ export interface OutboxDeps {
   config: Pick<Config, 'issuer' | 'email'>;
   mailer: Mailer;
   log: Log;
+  /** Told the outcome of every delivery attempt (the metrics count them). */
+  onDelivered?: (outcome: DeliveryOutcome) => void;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface OutboxDeps {
  * run out. The one duplicate left is a worker dying after the SMTP server accepted a message
  * and before the outbox recorded it; the stable Message-ID lets mail systems recognise it.
  */
-export function createOutbox({ knex, box, config, mailer, log }: OutboxDeps) {
+export function createOutbox({ knex, box, config, mailer, log, onDelivered }: OutboxDeps) {
   const repo = createOutboxRepo(knex);
   const { email } = config;
   const host = new URL(config.issuer).hostname;
@@ -56,6 +58,12 @@ export function createOutbox({ knex, box, config, mailer, log }: OutboxDeps) {
   }
 
   async function deliver(id: string): Promise<DeliveryOutcome> {
+    const outcome = await attempt(id);
+    onDelivered?.(outcome);
+    return outcome;
+  }
+
+  async function attempt(id: string): Promise<DeliveryOutcome> {
     const m = await repo.claim(id, email.sendLeaseSeconds);
     if (!m) return 'skipped';
     const claimId = m.claimId!;

@@ -157,6 +157,8 @@ export interface SecurityEventsDeps {
   log: SecurityLog;
   /** The clock of the retention sweep (tests move it). */
   now?: () => number;
+  /** Told of every event as it is recorded (the metrics count sign-ins and registrations from it). */
+  observe?: (type: SecurityEventType, details: Record<string, unknown>) => void;
 }
 
 /**
@@ -166,7 +168,7 @@ export interface SecurityEventsDeps {
  * an error line, so a sign-in is not refused because its audit row could not be written. Await
  * it (it resolves once the row is stored or the failure logged).
  */
-export function createSecurityEvents({ knex, log, now = Date.now }: SecurityEventsDeps) {
+export function createSecurityEvents({ knex, log, now = Date.now, observe }: SecurityEventsDeps) {
   const repo = createSecurityEventsRepo(knex);
   return {
     /** Logs and stores one event. */
@@ -176,6 +178,7 @@ export function createSecurityEvents({ knex, log, now = Date.now }: SecurityEven
       const userAgent = typeof context.userAgent === 'string' && context.userAgent ? clean(context.userAgent, MAX_USER_AGENT) : null;
       const details = sanitizeDetails(context.details);
       log.info({ event: type, accountId, ip, details }, 'security event');
+      observe?.(type, details);
       try {
         await repo.insert({ type, accountId, ip, userAgent, details });
       } catch (err) {

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { createStorage, STORAGE, type TestStorage } from '../helpers/server.ts';
+import { createStorage, freePort, STORAGE, type TestStorage } from '../helpers/server.ts';
 
 const WORKER = fileURLToPath(new URL('../../src/worker.ts', import.meta.url));
 
@@ -17,9 +17,10 @@ describe(`npm run worker (${STORAGE})`, () => {
     await storage?.drop();
   });
 
-  test('logs through pino to stderr, as the server logs, from ready to shutdown; nothing on stdout', async () => {
+  test('logs through pino to stderr, as the server logs, from ready to shutdown; nothing on stdout; metrics on METRICS_PORT', async () => {
+    const metricsPort = await freePort();
     const child = spawn(process.execPath, [WORKER], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...storage.env, LOG_LEVEL: 'info' },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...storage.env, LOG_LEVEL: 'info', METRICS_PORT: String(metricsPort) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -31,6 +32,10 @@ describe(`npm run worker (${STORAGE})`, () => {
       for (const deadline = Date.now() + 60_000; !stderr.includes('Gatehouse worker is ready'); await sleep(50)) {
         if (child.exitCode !== null || Date.now() > deadline) assert.fail(`the worker did not start: ${stderr}`);
       }
+      // The worker's own counters (it sends the e-mail), and the deployment's outbox backlog.
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      assert.match(metrics, /^gatehouse_outbox_backlog \d+$/m);
+      assert.match(metrics, /^# TYPE gatehouse_emails_total counter$/m);
     } finally {
       child.kill('SIGTERM');
     }
