@@ -93,6 +93,12 @@ export const configSchema = z.strictObject({
     env: 'JOBS_BACKEND',
   }),
   mongodbUrl: optionalKey(url(['mongodb:', 'mongodb+srv:']), 'MongoDB for jobs when `jobsBackend` is `mongodb`', { env: 'MONGODB_URL' }),
+  shutdownTimeoutSeconds: key(
+    int(1, 3600),
+    10,
+    'on SIGTERM/SIGINT: stop accepting, finish in-flight requests (`http.closeGraceMs`) and running jobs (`jobs.drainMs`) within this long, close pools, exit 0; a close still stuck then exits 1',
+    { env: 'SHUTDOWN_TIMEOUT_SECONDS' },
+  ),
   worker: key(oneOf(['inline', 'off']), 'inline', '`inline` runs jobs in the web process; `off` leaves them to `npm run worker`', { env: 'WORKER' }),
   emailResendCron: key(
     judged(CRON_ACCEPTS, cronProblem),
@@ -204,7 +210,7 @@ export const configSchema = z.strictObject({
       60_000,
       "Agenda's lock on a running job, in ms. It need not cover a whole send: the outbox's own lease decides who sends (a job whose lock lapsed is at most tried again, and loses the claim)",
     ),
-    drainMs: key(int(0), 10_000, 'on shutdown, how long a worker waits for running jobs before leaving them to the lease, in ms'),
+    drainMs: key(int(0), 6_000, 'on shutdown, how long a worker waits for running jobs before leaving them to the lease, in ms; less than `shutdownTimeoutSeconds`'),
   }),
   firstParty: group('First-party apps\' cookies (`gatehouse_at`, `gatehouse_rt`); the refresh grace is `sessionRefreshGraceSeconds`', {
     accessTokenTtlSeconds: key(
@@ -262,7 +268,7 @@ export const configSchema = z.strictObject({
       ),
       keepAliveTimeoutMs: key(int(1), 72_000, 'an idle keep-alive connection stays open this long: longer than load balancers\' idle timeouts (60 s on AWS ALB)'),
       timeoutCheckIntervalMs: key(int(1), 1_000, 'how often Node checks the header and request deadlines'),
-      closeGraceMs: key(int(0), 5_000, 'on shutdown, requests in flight get this long to finish; then every connection still open is closed'),
+      closeGraceMs: key(int(0), 5_000, 'on shutdown, requests in flight get this long to finish; then every connection still open is closed; less than `shutdownTimeoutSeconds`'),
     },
   ),
   securityEvents: group('The security event log (`npx gatehouse events`)', {

@@ -182,6 +182,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   if (s.passwordPolicy.maxLength < s.passwordPolicy.minLength) {
     problems.push(`${name('passwordPolicy.maxLength')}: got ${s.passwordPolicy.maxLength}, expected at least passwordPolicy.minLength (${s.passwordPolicy.minLength})`);
   }
+  // The phases of a shutdown must end before its hard limit, or a normal close would exit 1.
+  for (const [path, ms] of [['http.closeGraceMs', s.http.closeGraceMs], ['jobs.drainMs', s.jobs.drainMs]] as const) {
+    if (ms >= s.shutdownTimeoutSeconds * 1000) {
+      problems.push(`${name(path)}: got ${ms}, expected less than ${name('shutdownTimeoutSeconds')} (${s.shutdownTimeoutSeconds} s = ${s.shutdownTimeoutSeconds * 1000} ms)`);
+    }
+  }
   if (production) {
     const host = new URL(issuer).hostname;
     if (new URL(issuer).protocol !== 'https:' && host !== 'localhost' && host !== '127.0.0.1') {

@@ -11,7 +11,7 @@ async function main() {
   closeOnSignals({
     log: app.log,
     what: 'server',
-    timeoutMs: 10_000,
+    timeoutMs: config.shutdownTimeoutSeconds * 1000,
     close: async () => {
       await app.close();
       await runtime.close();

@@ -49,7 +49,7 @@ async function main() {
   closeOnSignals({
     log,
     what: 'worker',
-    timeoutMs: config.jobs.drainMs + 5_000,
+    timeoutMs: config.shutdownTimeoutSeconds * 1000,
     close: async () => {
       await worker.close();
       await runtime.close();

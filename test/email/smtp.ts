@@ -79,6 +79,10 @@ export class TestSmtp {
   /** Messages whose DATA began in 'stall' mode (they never get an answer). */
   stalled = 0;
   mode: Mode = 'accept';
+  /** In 'accept' mode, how long the server takes to answer a message's DATA (a slow relay). */
+  acceptDelayMs = 0;
+  /** Messages whose DATA began, answered or not. */
+  dataStarted = 0;
   port = 0;
   private server?: SMTPServer;
   private waiters: (() => void)[] = [];
@@ -105,6 +109,8 @@ export class TestSmtp {
       },
       onData: (stream: SMTPServerDataStream, session, callback) => {
         const chunks: Buffer[] = [];
+        this.dataStarted++;
+        this.notify();
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
           if (this.mode === 'stall') {
@@ -112,9 +118,13 @@ export class TestSmtp {
             this.notify();
             return;
           }
-          this.received.push(parse(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address)));
-          this.notify();
-          callback();
+          const accept = () => {
+            this.received.push(parse(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address)));
+            this.notify();
+            callback();
+          };
+          if (this.acceptDelayMs > 0) setTimeout(accept, this.acceptDelayMs);
+          else accept();
         });
       },
     });

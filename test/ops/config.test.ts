@@ -59,6 +59,16 @@ describe('configuration', () => {
     assert.ok(problems({ CAPTCHA_PROVIDER: 'turnstile' }).some((p) => p.startsWith('CAPTCHA_SECRET:')));
   });
 
+  test('the phases of a shutdown must end before SHUTDOWN_TIMEOUT_SECONDS', () => {
+    assert.equal(loadConfig({}).shutdownTimeoutSeconds, 10);
+    // Both phases are named, with where to set them; 6 s fits in 7 s.
+    assert.deepEqual(problems({ SHUTDOWN_TIMEOUT_SECONDS: '5' }), [
+      'GATEHOUSE_CONFIG http.closeGraceMs: got 5000, expected less than SHUTDOWN_TIMEOUT_SECONDS (5 s = 5000 ms)',
+      'GATEHOUSE_CONFIG jobs.drainMs: got 6000, expected less than SHUTDOWN_TIMEOUT_SECONDS (5 s = 5000 ms)',
+    ]);
+    assert.deepEqual(problems({ SHUTDOWN_TIMEOUT_SECONDS: '7' }), []);
+  });
+
   test('production refuses an http issuer, dev features and default secrets', () => {
     const found = problems({ NODE_ENV: 'production', ISSUER: 'http://id.example.com', DEV_FEATURES: 'true' });
     assert.ok(found.some((p) => p.startsWith('ISSUER:')));
