@@ -87,6 +87,11 @@ export const configSchema = z.strictObject({
     env: 'REDIS_URL',
     defaultText: 'unset: OIDC storage in Postgres, rate limits in memory',
   }),
+  redisClusterNodes: optionalKey(
+    list('comma-separated host:port of Redis Cluster nodes', (v) => /^[^\s:,]+:\d{1,5}$/.test(v), { min: 1 }),
+    'a Redis Cluster (any of its nodes; the rest are discovered), used instead of `redisUrl`',
+    { env: 'REDIS_CLUSTER_NODES', defaultText: 'unset' },
+  ),
   smtpUrl: optionalKey(url(['smtp:', 'smtps:']), 'nodemailer transport, e.g. `smtp://user:pass@host:587`', { env: 'SMTP_URL', defaultText: 'unset: dev mailbox' }),
   mailFrom: key(text('one line of at least 3 characters', (v) => v.length >= 3 && oneLine(v)), 'Gatehouse <no-reply@localhost>', 'sender address', { env: 'MAIL_FROM' }),
   jobsBackend: key(oneOf(['postgres', 'mongodb']), 'postgres', 'where jobs are queued: `postgres` (the accounts database) or `mongodb` (with `mongodbUrl`)', {

@@ -2,7 +2,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
+import { checkRedis, type RedisClient } from './redis.ts';
 import { createSelfService } from './accounts/self-service/self-service.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
@@ -34,7 +34,7 @@ import { createServices, type Services } from './services.ts';
 export interface AppDeps {
   config: Config;
   database: Database;
-  redis?: Redis;
+  redis?: RedisClient;
 }
 
 /**
@@ -127,7 +127,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   await app.register(healthRoutes, {
     checks: {
       database: () => knex.raw('select 1'),
-      ...(redis ? { redis: () => redis.ping() } : {}),
+      ...(redis ? { redis: () => checkRedis(redis) } : {}),
       jobs: () => jobs.ping(),
     },
   });
@@ -142,7 +142,7 @@ declare module 'fastify' {
     gatehouse: Services & {
       config: Config;
       host: Awaited<ReturnType<typeof createOidcHost>>;
-      redis?: Redis;
+      redis?: RedisClient;
       security: { captcha: CaptchaVerifier; throttle: LoginThrottle; events: SecurityEvents; passwordLogin: PasswordLogin };
     };
     /** The outbox and the job queue (src/app.ts opens them). */

@@ -171,6 +171,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   };
   const is = (path: string, value: string) => (name(path).startsWith(FILE) ? `${name(path)} is ${value}` : `${name(path)}=${value}`);
 
+  if (s.redisUrl && s.redisClusterNodes) {
+    problems.push(`${name('redisClusterNodes')}: got ${s.redisClusterNodes.join(',')}, expected either it or ${name('redisUrl')}, not both`);
+  }
   if (s.jobsBackend === 'mongodb' && !s.mongodbUrl) {
     problems.push(`${name('mongodbUrl')}: got nothing, expected a mongodb:// URL when ${is('jobsBackend', 'mongodb')}`);
   }

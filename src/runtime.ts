@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import { ConfigError, loadConfig, type Config, type Env } from './config.ts';
 import { migrate, openDatabase, type Database } from './db/database.ts';
-import { openRedis } from './redis.ts';
+import { openRedis, redisTarget, type RedisClient } from './redis.ts';
 
 /** Reads the configuration or exits: one line per problem on stderr, exit code 78 (EX_CONFIG). */
 export function loadConfigOrExit(env: Env = process.env): Config {
@@ -19,7 +18,7 @@ export function loadConfigOrExit(env: Env = process.env): Config {
 export interface Runtime {
   config: Config;
   database: Database;
-  redis?: Redis;
+  redis?: RedisClient;
   close(): Promise<void>;
 }
 
@@ -38,13 +37,15 @@ export async function openRuntime(
   } catch (err) {
     throw new Error(`database: ${(err as Error).message}`, { cause: err });
   }
-  let redis: Redis | undefined;
-  if (config.redisUrl) {
+  let redis: RedisClient | undefined;
+  const target = redisTarget(config);
+  if (target) {
     try {
-      redis = await openRedis(config.redisUrl);
+      redis = await openRedis(target);
     } catch (err) {
       await database.close();
-      throw new Error(`redis: cannot connect to REDIS_URL (${(err as Error).message})`, { cause: err });
+      const what = 'url' in target ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES';
+      throw new Error(`redis: cannot connect to ${what} (${(err as Error).message})`, { cause: err });
     }
   }
   return {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import { createAccounts } from './accounts/accounts.service.ts';
 import { createPasswordHasher } from './accounts/passwords/hasher.ts';
 import type { Config } from './config.ts';
@@ -12,7 +12,7 @@ import { createSecretBox } from './crypto/secret-box.ts';
 import { createSecurityEvents, type SecurityLog } from './security/events.ts';
 
 /** The services every entry point (server, worker, CLI) builds the same way. */
-export function createServices({ config, database, redis, log }: { config: Config; database: Database; redis?: Redis; log?: SecurityLog }) {
+export function createServices({ config, database, redis, log }: { config: Config; database: Database; redis?: RedisClient; log?: SecurityLog }) {
   const { knex } = database;
   const box = createSecretBox(config.secrets);
   const hasher = createPasswordHasher(config.argon2);

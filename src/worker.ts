@@ -41,7 +41,7 @@ async function main() {
   const config = loadConfigOrExit();
   const log = createLog(config.logLevel, 'gatehouse-worker');
   // The worker needs the database (and the job store), not Redis.
-  const runtime = await openRuntime({ ...config, redisUrl: undefined }, { attach: 'allow' });
+  const runtime = await openRuntime({ ...config, redisUrl: undefined, redisClusterNodes: undefined }, { attach: 'allow' });
   const worker = await startWorker({ config, database: runtime.database, log });
 
   // Handlers go in before "ready" is announced, as the server's do: a supervisor that signals

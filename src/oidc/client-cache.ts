@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateLazy, type RedisClient } from '../redis.ts';
 import type { Knex } from 'knex';
 import pg from 'pg';
 
@@ -22,21 +22,22 @@ export interface ClientInvalidation {
 
 const PG_CHANNEL = 'gatehouse_clients';
 
-export function redisInvalidation(redis: Redis, prefix: string): ClientInvalidation {
+export function redisInvalidation(redis: RedisClient, prefix: string): ClientInvalidation {
   const channel = `${prefix}clients:changed`;
-  let subscriber: Redis | undefined;
+  let subscriber: RedisClient | undefined;
   return {
     async publish(clientId) {
       await redis.publish(channel, clientId);
     },
     listen(onChange, onState) {
-      subscriber = redis.duplicate({ lazyConnect: true });
-      subscriber.on('error', () => {});
+      const sub = duplicateLazy(redis);
+      subscriber = sub;
+      sub.on('error', () => {});
       // While the subscription is down, messages are lost: the cache is bypassed and emptied.
-      subscriber.on('close', () => onState(false));
-      subscriber.on('message', (_channel: string, id: string) => onChange(id));
-      subscriber.on('ready', () => {
-        void subscriber!.subscribe(channel).then(
+      sub.on('close', () => onState(false));
+      sub.on('message', (_channel: string, id: string) => onChange(id));
+      sub.on('ready', () => {
+        void sub.subscribe(channel).then(
           () => {
             onChange(undefined);
             onState(true);
@@ -44,7 +45,7 @@ export function redisInvalidation(redis: Redis, prefix: string): ClientInvalidat
           () => onState(false),
         );
       });
-      subscriber.connect().catch(() => onState(false));
+      sub.connect().catch(() => onState(false));
     },
     async close() {
       subscriber?.disconnect();

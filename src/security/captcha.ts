@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { AppError } from '../errors.ts';
 import { sha256 } from '../crypto/secret-box.ts';
 
@@ -117,7 +117,7 @@ export interface CaptchaOptions {
   /** The fetch to call siteverify with (default: the global one). */
   fetch?: typeof globalThis.fetch;
   /** Where accepted tokens are remembered: shared by every process with Redis, else this process's memory. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Redis key prefix (`config.redisPrefix`). */
   prefix?: string;
   /** How long an accepted token is remembered, in seconds (default 600). */
@@ -152,7 +152,7 @@ interface ReplaySet {
   claim(digest: string): Promise<boolean>;
 }
 
-function redisReplaySet(redis: Redis, prefix: string, seconds: number): ReplaySet {
+function redisReplaySet(redis: RedisClient, prefix: string, seconds: number): ReplaySet {
   const key = (digest: string) => `${prefix}captcha:${digest}`;
   return {
     async seen(digest) {

@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { normalizeEmail } from '../identifiers.ts';
 import { UnavailableError } from '../errors.ts';
@@ -111,7 +111,7 @@ export interface LoginThrottle {
 
 export interface LoginThrottleDeps {
   /** Shared counts for every process; without it, counts live in this process's memory. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Redis key prefix (`config.redisPrefix`); also keeps test runs apart. */
   prefix?: string;
   config: ThrottleConfig;

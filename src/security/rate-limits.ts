@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { createClientRateKey, type ClientSecrets } from './client-rate-key.ts';
@@ -61,7 +61,7 @@ export class RateLimitedError extends AppError {
  */
 export async function registerRateLimits(
   app: FastifyInstance,
-  { redis, prefix, limits, clients, enabled = true }: { redis?: Redis; prefix: string; limits: RateLimits; clients: ClientSecrets; enabled?: boolean },
+  { redis, prefix, limits, clients, enabled = true }: { redis?: RedisClient; prefix: string; limits: RateLimits; clients: ClientSecrets; enabled?: boolean },
 ) {
   if (!enabled) return;
   const clientRateKey = createClientRateKey({ clients });

@@ -10,6 +10,7 @@ import { postgresAdapterFactory, deleteExpiredPayloads } from '../../src/oidc/ad
 import { redisAdapterFactory } from '../../src/oidc/adapters/redis.adapter.ts';
 import type { AdapterFactory } from '../../src/oidc/adapters/types.ts';
 import { openRedis } from '../../src/redis.ts';
+import { startRedisCluster } from '../helpers/redis-cluster.ts';
 import { createStorage, freePort, TEST_REDIS_URL, type TestStorage } from '../helpers/server.ts';
 
 // One contract, every store: what oidc-provider relies on from an adapter.
@@ -43,7 +44,7 @@ if (TEST_REDIS_URL) {
   stores.push({
     name: 'redis',
     async open() {
-      const redis = await openRedis(TEST_REDIS_URL!);
+      const redis = await openRedis({ url: TEST_REDIS_URL! });
       const prefix = `gatehouse:test:${id()}:`;
       return {
         factory: redisAdapterFactory(redis, prefix),
@@ -51,6 +52,25 @@ if (TEST_REDIS_URL) {
           const keys = await redis.keys(`${prefix}*`);
           if (keys.length) await redis.del(...keys);
           redis.disconnect();
+        },
+      };
+    },
+  });
+}
+
+if (TEST_REDIS_URL) {
+  // The same contract on a Redis Cluster of three masters (REDIS_CLUSTER_NODES): every multi-key
+  // operation must keep to one hash slot or be split, or the cluster refuses it (CROSSSLOT).
+  stores.push({
+    name: 'redis cluster',
+    async open() {
+      const cluster = await startRedisCluster();
+      const redis = await openRedis({ clusterNodes: cluster.nodesEnv.split(',') });
+      return {
+        factory: redisAdapterFactory(redis, 'gatehouse:'),
+        async close() {
+          redis.disconnect();
+          await cluster.stop();
         },
       };
     },
@@ -149,7 +169,7 @@ for (const store of stores) {
 describe('redis adapter when Redis is down', () => {
   test('commands fail at once instead of queueing', async () => {
     const port = await freePort();
-    await assert.rejects(openRedis(`redis://127.0.0.1:${port}`));
+    await assert.rejects(openRedis({ url: `redis://127.0.0.1:${port}` }));
     const redis = new Redis({ port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
     redis.on('error', () => {});
     const adapter = redisAdapterFactory(redis, 'gatehouse:test:down:')('Session');

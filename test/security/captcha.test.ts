@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { openRedis } from '../../src/redis.ts';
+import { openRedis, type RedisClient } from '../../src/redis.ts';
 import { CaptchaError, createCaptchaVerifier, type CaptchaOptions, type CaptchaProvider } from '../../src/security/captcha.ts';
 import { freePort, TEST_REDIS_URL } from '../helpers/server.ts';
 
@@ -201,13 +201,13 @@ describe('captcha: fails closed', () => {
 });
 
 const replayStores: { name: string; options(): Promise<Partial<CaptchaOptions>> }[] = [{ name: 'memory', options: async () => ({}) }];
-let redis: Redis | undefined;
+let redis: RedisClient | undefined;
 const PREFIX = `gatehouse:test:captcha:${randomBytes(6).toString('hex')}:`;
 if (TEST_REDIS_URL) {
   replayStores.push({
     name: 'redis',
     async options() {
-      redis ??= await openRedis(TEST_REDIS_URL!);
+      redis ??= await openRedis({ url: TEST_REDIS_URL! });
       return { redis, prefix: PREFIX };
     },
   });

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { AppError } from '../../src/errors.ts';
-import { openRedis } from '../../src/redis.ts';
+import { openRedis, type RedisClient } from '../../src/redis.ts';
 import { clientIpKey, createLoginThrottle, type LoginThrottle, type ThrottleConfig } from '../../src/security/login-throttle.ts';
 import { defaults } from '../../config/defaults.ts';
 import { freePort, TEST_REDIS_URL } from '../helpers/server.ts';
@@ -31,9 +31,9 @@ interface Store {
 
 const stores: Store[] = [{ name: 'memory', make: (config = CONFIG) => createLoginThrottle({ config }) }];
 
-let redis: Redis | undefined;
+let redis: RedisClient | undefined;
 if (TEST_REDIS_URL) {
-  redis = await openRedis(TEST_REDIS_URL);
+  redis = await openRedis({ url: TEST_REDIS_URL });
   stores.push({ name: 'redis', make: (config = CONFIG) => createLoginThrottle({ redis, prefix: PREFIX, config }) });
 }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis.ts';
 import { errors } from 'oidc-provider';
 import { GRANT_SOURCES, isStorableId, type Adapter, type AdapterFactory, type AdapterPayload } from './types.ts';
 
@@ -12,15 +12,19 @@ return redis.call('hsetnx', KEYS[1], 'consumed', ARGV[1])`;
  * client is injected and created with `enableOfflineQueue: false`, so a command fails at once
  * while Redis is down instead of queueing forever.
  */
-export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactory {
+export function redisAdapterFactory(redis: RedisClient, prefix: string): AdapterFactory {
   // One index per model and grant: oidc-provider revokes a grant model by model.
   const grantKey = (model: string, grantId: string) => `${prefix}grant:${model}:${grantId}`;
   const uidKey = (uid: string) => `${prefix}uid:${uid}`;
   const userCodeKey = (code: string) => `${prefix}user_code:${code}`;
 
   async function revokeByGrantId(model: string, grantId: string) {
-    const keys = await redis.smembers(grantKey(model, grantId));
-    await redis.del(...keys, grantKey(model, grantId));
+    const index = grantKey(model, grantId);
+    const keys = await redis.smembers(index);
+    // One DEL per key (in a Redis Cluster they live in different slots: a multi-key DEL would be
+    // refused as CROSSSLOT), the index last, so a failure leaves it to try again.
+    await Promise.all(keys.map((k) => redis.del(k)));
+    await redis.del(index);
   }
 
   return (name: string): Adapter => {
@@ -44,17 +48,24 @@ export function redisAdapterFactory(redis: Redis, prefix: string): AdapterFactor
     return {
       async upsert(id, payload, expiresIn) {
         const k = key(id);
+        // A MULTI holds keys of one hash slot only (Redis Cluster), and the model's key and its
+        // indexes hash apart: the indexes are written first, then the model in one MULTI. An index
+        // whose model was never written finds nothing; a model missing from its grant index would
+        // escape revocation, which this order rules out.
+        const indexes: Promise<unknown>[] = [];
+        if (payload.uid) indexes.push(redis.set(uidKey(payload.uid), id, 'EX', expiresIn ?? 3600));
+        if (payload.userCode) indexes.push(redis.set(userCodeKey(payload.userCode), id, 'EX', expiresIn ?? 3600));
+        if (payload.grantId) {
+          const index = grantKey(name, payload.grantId);
+          const grant = redis.multi().sadd(index, k);
+          // The index lives as long as the longest-lived member; NX sets it on a new set, GT extends it.
+          if (expiresIn) grant.expire(index, expiresIn, 'NX').expire(index, expiresIn, 'GT');
+          indexes.push(grant.exec().then(throwFirstError));
+        }
+        await Promise.all(indexes);
         const tx = redis.multi().del(k).hset(k, 'payload', JSON.stringify(payload));
         if (payload.consumed) tx.hset(k, 'consumed', String(payload.consumed));
         if (expiresIn) tx.expire(k, expiresIn);
-        if (payload.uid) tx.set(uidKey(payload.uid), id, 'EX', expiresIn ?? 3600);
-        if (payload.userCode) tx.set(userCodeKey(payload.userCode), id, 'EX', expiresIn ?? 3600);
-        if (payload.grantId) {
-          const index = grantKey(name, payload.grantId);
-          tx.sadd(index, k);
-          // The index lives as long as the longest-lived member; NX sets it on a new set, GT extends it.
-          if (expiresIn) tx.expire(index, expiresIn, 'NX').expire(index, expiresIn, 'GT');
-        }
         await tx.exec().then(throwFirstError);
       },
       find,
