@@ -39,7 +39,6 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
     if (!known) request.log.error({ err }, 'first-party sign-in failed');
     return reply
       .code(known ? err.statusCode : 500)
-      .header('cache-control', 'no-store')
       .view('session-error', {
         title: translate('session.error.title'),
         code: known ? err.code : 'INTERNAL_ERROR',
@@ -73,7 +72,7 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
     const state = randomToken(24);
     const flow: Flow = { clientId: client.client_id, returnTo, verifier: randomToken(32) };
     reply.setCookie(`${FLOW_COOKIE_PREFIX}${state}`, JSON.stringify(flow), { ...cookies.flow, maxAge: config.firstParty.loginFlowSeconds });
-    return reply.header('cache-control', 'no-store').redirect(authorizationUrl({ issuer, client, state, verifier: flow.verifier }), 303);
+    return reply.redirect(authorizationUrl({ issuer, client, state, verifier: flow.verifier }), 303);
   });
 
   app.get<{ Querystring: Record<string, unknown> }>('/callback', { errorHandler: errorPage }, async (request, reply) => {
@@ -111,6 +110,6 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
       { token: tokens.access_token, expiresAt: claims.exp },
     );
     setSessionCookies(reply, cookies, session);
-    return reply.header('cache-control', 'no-store').redirect(flow.returnTo, 303);
+    return reply.redirect(flow.returnTo, 303);
   });
 }
