@@ -10,12 +10,13 @@ import { createEmail, type Email } from './email/email.ts';
 import { mailboxRoutes } from './email/mailbox.routes.ts';
 import { withSessionCallback } from './first-party/client-metadata.ts';
 import { firstPartyRoutes } from './first-party/first-party.routes.ts';
-import { getSessionUser } from './first-party/session.ts';
+import { createFirstPartyContext, type FirstPartyContext } from './first-party/context.ts';
+import { createSessionReader } from './first-party/session.ts';
 import { boundConnections, connectionOptions } from './http/connections.ts';
 import { registerErrorHandlers } from './http/errors.ts';
 import { registerViews } from './http/views.ts';
 import { openJobs, type Jobs } from './jobs/jobs.ts';
-import { createOidcHost } from './oidc/host.ts';
+import { createOidcHost, type OidcHost } from './oidc/host.ts';
 import { ensureSigningKeys } from './oidc/keys.ts';
 import { oidcRoutes } from './oidc/oidc.routes.ts';
 import { healthRoutes } from './ops/health.routes.ts';
@@ -37,11 +38,30 @@ export interface AppDeps {
   redis?: RedisClient;
 }
 
+/** The services one app was built with: what its plugins were given, and what tests look into. */
+export type AppServices = Services & {
+  config: Config;
+  host: OidcHost;
+  redis?: RedisClient;
+  security: { captcha: CaptchaVerifier; throttle: LoginThrottle; events: SecurityEvents; passwordLogin: PasswordLogin };
+  firstParty: FirstPartyContext;
+};
+
+/** The outbox and the job queue of one app. */
+export type AppEmail = Email & { jobs: Jobs };
+
+export interface Gatehouse {
+  app: FastifyInstance;
+  services: AppServices;
+  email: AppEmail;
+}
+
 /**
  * The Gatehouse app: oidc-provider behind Fastify, hosted pages, and the JSON APIs.
  * Performs no I/O at import; `buildApp` makes sure signing keys exist, nothing more.
+ * Every plugin is given what it uses as options: the app carries no services of its own.
  */
-export async function buildApp({ config, database, redis }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, database, redis }: AppDeps): Promise<Gatehouse> {
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -89,12 +109,13 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
   const throttle = createLoginThrottle({ redis, prefix: config.redisPrefix, config: config.throttle });
   const events = createSecurityEvents({ knex, log: app.log, observe: metrics.securityEvent });
   const passwordLogin = createPasswordLogin({ throttle, captcha, events });
-  app.decorate('gatehouse', { ...services, config, host, redis, security: { captcha, throttle, events, passwordLogin } });
+  // Keys and first-party clients, shared by /session and by the pages' `currentUser`.
+  const firstParty = createFirstPartyContext({ knex, box, config, host });
+  const reader = createSessionReader({ issuer: config.issuer, accounts, context: firstParty });
   // The outbox, and the jobs that send it and sweep what expired (run here when WORKER=inline).
   const email = createEmail({ config, knex, box, log: app.log, onDelivered: metrics.emailDelivered });
   metrics.backlogFrom(() => email.outbox.repo.backlog());
   const jobs = await openJobs({ config, database, log: app.log, outbox: email.outbox, events });
-  app.decorate('email', { ...email, jobs });
   app.addHook('onClose', async () => {
     await jobs.close();
     email.close();
@@ -120,9 +141,9 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     pages.removeContentTypeParser('text/plain');
     await pages.register(fastifyFormbody);
     await registerCsrf(pages, { secure: https });
-    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, currentUser: getSessionUser });
+    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, currentUser: reader.user });
     if (email.mailer.kind === 'mailbox') await pages.register(mailboxRoutes, { outbox: email.outbox.repo });
-    await pages.register(firstPartyRoutes, { host });
+    await pages.register(firstPartyRoutes, { config, host, knex, accounts, clients, events, passwordLogin, context: firstParty, reader });
   });
   await app.register(healthRoutes, {
     checks: {
@@ -134,18 +155,9 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
 
   // --- jobs ---
   if (config.worker === 'inline') await jobs.work();
-  return app;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    gatehouse: Services & {
-      config: Config;
-      host: Awaited<ReturnType<typeof createOidcHost>>;
-      redis?: RedisClient;
-      security: { captcha: CaptchaVerifier; throttle: LoginThrottle; events: SecurityEvents; passwordLogin: PasswordLogin };
-    };
-    /** The outbox and the job queue (src/app.ts opens them). */
-    email: Email & { jobs: Jobs };
-  }
+  return {
+    app,
+    services: { ...services, config, host, redis, security: { captcha, throttle, events, passwordLogin }, firstParty },
+    email: { ...email, jobs },
+  };
 }

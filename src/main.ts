@@ -6,7 +6,7 @@ import { loadConfigOrExit, openRuntime } from './runtime.ts';
 async function main() {
   const config = loadConfigOrExit();
   const runtime = await openRuntime(config, { attach: 'refuse' });
-  const app = await buildApp(runtime);
+  const { app } = await buildApp(runtime);
 
   closeOnSignals({
     log: app.log,

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { normalizeEmail, normalizeUsername } from '../identifiers.ts';
 import { ConflictError, EmailNotVerifiedError, InvalidCredentialsError, ValidationError } from '../errors.ts';
-import { createAccountsRepo, type Account } from './accounts.repo.ts';
+import { createAccountsRepo, type Account, type NewAccountRow } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
 import { hashScheme } from './passwords/legacy-hashes.ts';
 import { PASSWORD_UPGRADED, type SecurityEvents } from '../security/events.ts';
@@ -86,32 +86,40 @@ export interface AccountsDeps {
 export function createAccounts({ knex, hasher, passwordPolicy = DEFAULT_PASSWORD_POLICY, events }: AccountsDeps) {
   const repo = createAccountsRepo(knex);
 
+  /**
+   * The one way a new account is made (`create`, and self-registration, which inserts it in a
+   * transaction of its own): the input checked (ValidationError), the password hashed, and the
+   * row `repo.insert` takes. Hashing happens here, outside any transaction, so that argon2 never
+   * holds one open.
+   */
+  async function prepare(input: NewAccount): Promise<NewAccountRow> {
+    const fields = validateNewAccount(input, passwordPolicy);
+    if (Object.keys(fields).length) throw new ValidationError(fields);
+    const username = input.username?.trim() || null;
+    return {
+      email: input.email.trim(),
+      emailNormalized: normalizeEmail(input.email),
+      username,
+      usernameNormalized: username ? normalizeUsername(username) : null,
+      name: (input.name ?? '').trim(),
+      passwordHash: await hasher.hash(input.password),
+      roles: input.roles ?? [],
+      emailVerifiedAt: input.verified ? new Date() : null,
+    };
+  }
+
   return {
     repo,
     passwordPolicy,
+
+    prepare,
 
     /**
      * Creates an account. Throws ValidationError for bad input and ConflictError when the
      * e-mail address or username is taken (callers facing the public decide what to reveal).
      */
     async create(input: NewAccount, trx: Knex = knex): Promise<Account> {
-      const fields = validateNewAccount(input, passwordPolicy);
-      if (Object.keys(fields).length) throw new ValidationError(fields);
-      const username = input.username ? input.username.trim() : null;
-      const passwordHash = await hasher.hash(input.password);
-      const account = await repo.insert(
-        {
-          email: input.email.trim(),
-          emailNormalized: normalizeEmail(input.email),
-          username,
-          usernameNormalized: username ? normalizeUsername(username) : null,
-          name: (input.name ?? '').trim(),
-          passwordHash,
-          roles: input.roles ?? [],
-          emailVerifiedAt: input.verified ? new Date() : null,
-        },
-        trx,
-      );
+      const account = await repo.insert(await prepare(input), trx);
       if (!account) throw new ConflictError('ACCOUNT_EXISTS', 'An account with this e-mail address or username already exists.');
       return account;
     },

@@ -12,11 +12,11 @@ export async function mailboxRoutes(app: FastifyInstance, { outbox }: { outbox: 
 
   app.get('/dev/mailbox.json', async (_request, reply) => {
     const list = (await messages()).map(({ to, subject, text, html, date }) => ({ to, subject, text, html, date }));
-    return reply.header('cache-control', 'no-store').send(list);
+    return reply.send(list);
   });
 
   app.get('/dev/mailbox', async (_request, reply) => {
-    return reply.header('cache-control', 'no-store').view('dev-mailbox', { title: translate('mailbox.title'), messages: await messages() });
+    return reply.view('dev-mailbox', { title: translate('mailbox.title'), messages: await messages() });
   });
 
   // An e-mail's HTML part on its own, sandboxed: it is content, never part of our pages.
@@ -24,7 +24,6 @@ export async function mailboxRoutes(app: FastifyInstance, { outbox }: { outbox: 
     const message = await outbox.findById(request.params.id);
     if (!message?.htmlBody || message.transport !== 'mailbox') return reply.code(404).type('text/plain').send('not found');
     return reply
-      .header('cache-control', 'no-store')
       .header('content-security-policy', "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:")
       .type('text/html; charset=utf-8')
       .send(message.htmlBody);

@@ -1,26 +1,25 @@
 import type { FastifyInstance } from 'fastify';
-import { issuedBefore } from '../accounts/revocation/revocation.repo.ts';
-import type { OidcHost } from '../oidc/host.ts';
+import { accountValidity, epochSeconds } from '../accounts/validity.ts';
 import { ensureBuiltinClient } from './builtin-client.ts';
-import { firstPartyContext } from './context.ts';
+import type { FirstPartyDeps } from './context.ts';
 import { SESSION_PREFIX } from './client-metadata.ts';
 import { cookieOptions } from './cookies.ts';
 import { createRefreshTokensRepo, type Family } from './refresh-tokens.repo.ts';
+import type { SessionReader } from './session.ts';
 import { sessionRoutes } from './session.routes.ts';
 import { createSessions } from './sessions.service.ts';
 import { REFRESH_TOKEN_REUSE } from '../security/events.ts';
 
-export interface FirstPartyOptions {
-  host: OidcHost;
+export interface FirstPartyOptions extends FirstPartyDeps {
+  reader: SessionReader;
 }
 
 /**
  * First-party apps (issue 4): `/session/*` (Gatehouse's own `/login` is src/pages/login). Makes sure
  * Gatehouse's own first-party client exists (what `/login` signs in to `/account` with).
  */
-export async function firstPartyRoutes(app: FastifyInstance, { host }: FirstPartyOptions) {
-  const { config, clients, accounts, knex } = app.gatehouse;
-  const { keys, repo: firstParty } = firstPartyContext(app);
+export async function firstPartyRoutes(app: FastifyInstance, options: FirstPartyOptions) {
+  const { config, host, clients, accounts, knex, events, context } = options;
   const repo = createRefreshTokensRepo(knex);
   const builtinClientId = config.firstParty.builtinClientId;
 
@@ -31,7 +30,7 @@ export async function firstPartyRoutes(app: FastifyInstance, { host }: FirstPart
     const { provider } = host;
     if (family.revokedReason === 'reuse') {
       // RFC 9700 §4.14.2: a rotated refresh token came back; someone holds a copy.
-      await app.gatehouse.security.events.record(REFRESH_TOKEN_REUSE, { accountId: family.accountId, details: { clientId: family.clientId } });
+      await events.record(REFRESH_TOKEN_REUSE, { accountId: family.accountId, details: { clientId: family.clientId } });
     }
     try {
       if (family.oidcSessionUid) await (await provider.Session.findByUid(family.oidcSessionUid))?.destroy();
@@ -48,20 +47,16 @@ export async function firstPartyRoutes(app: FastifyInstance, { host }: FirstPart
 
   const sessions = createSessions({
     repo,
-    keys,
+    keys: context.keys,
     issuer: config.issuer,
     secrets: config.secrets,
     graceSeconds: config.sessionRefreshGraceSeconds,
     ttl: config.firstParty,
-    accountState: async (id, signedInAt) => {
-      const account = await accounts.findById(id);
-      if (!account || account.disabled) return 'disabled';
-      return issuedBefore(account.sessionsRevokedAt, [Math.floor(signedInAt.getTime() / 1000)]) ? 'sessions_revoked' : 'active';
-    },
-    isFirstPartyClient: (id) => firstParty.isFirstParty(id),
+    accountState: async (id, signedInAt) => accountValidity(await accounts.findById(id), [epochSeconds(signedInAt)]),
+    isFirstPartyClient: (id) => context.repo.isFirstParty(id),
     onRevoked: endProviderSession,
   });
   const cookies = cookieOptions(config);
 
-  await app.register(sessionRoutes, { prefix: SESSION_PREFIX, sessions, cookies });
+  await app.register(sessionRoutes, { ...options, prefix: SESSION_PREFIX, sessions, cookies });
 }

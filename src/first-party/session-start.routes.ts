@@ -5,7 +5,7 @@ import { randomToken } from '../crypto/secret-box.ts';
 import { registeredRedirectUris } from './client-metadata.ts';
 import { firstPartyClient } from './first-party-client.ts';
 import { authorizationUrl, EXCHANGE_AUTH_METHODS, exchangeCode, sessionScope, type TokenResponse } from './code-flow.ts';
-import { firstPartyContext } from './context.ts';
+import type { FirstPartyDeps } from './context.ts';
 import { FLOW_COOKIE_PREFIX, setSessionCookies, type CookieOptions } from './cookies.ts';
 import { LoginFlowError, ReturnToError, UnsupportedClientError } from './errors.ts';
 import { verifyAccessToken } from './resource-server.ts';
@@ -16,6 +16,8 @@ interface Flow {
   returnTo: string;
   verifier: string;
 }
+
+type StartOptions = Pick<FirstPartyDeps, 'config' | 'host' | 'clients' | 'context'> & { sessions: Sessions; cookies: CookieOptions };
 
 const STATE_RE = /^[A-Za-z0-9_-]{16,64}$/;
 
@@ -28,9 +30,8 @@ const STATE_RE = /^[A-Za-z0-9_-]{16,64}$/;
  * These are pages, not API: every failure is an error page, and nothing ever redirects to a
  * `return_to` that is not exactly one of the client's registered redirect URIs.
  */
-export async function sessionStartRoutes(app: FastifyInstance, { sessions, cookies }: { sessions: Sessions; cookies: CookieOptions }) {
-  const { config, host } = app.gatehouse;
-  const { keys } = firstPartyContext(app);
+export async function sessionStartRoutes(app: FastifyInstance, { sessions, cookies, config, host, clients, context }: StartOptions) {
+  const { keys } = context;
   const { issuer } = config;
 
   function errorPage(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
@@ -38,7 +39,6 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
     if (!known) request.log.error({ err }, 'first-party sign-in failed');
     return reply
       .code(known ? err.statusCode : 500)
-      .header('cache-control', 'no-store')
       .view('session-error', {
         title: translate('session.error.title'),
         code: known ? err.code : 'INTERNAL_ERROR',
@@ -62,7 +62,7 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
   }
 
   app.get<{ Querystring: { client_id?: unknown; return_to?: unknown } }>('/start', { errorHandler: errorPage }, async (request, reply) => {
-    const client = await firstPartyClient(app.gatehouse.clients, request.query.client_id);
+    const client = await firstPartyClient(clients, request.query.client_id);
     const returnTo = request.query.return_to;
     if (typeof returnTo !== 'string' || !registeredRedirectUris(client).includes(returnTo)) throw new ReturnToError();
     const grantTypes = Array.isArray(client.grant_types) ? client.grant_types : ['authorization_code'];
@@ -72,7 +72,7 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
     const state = randomToken(24);
     const flow: Flow = { clientId: client.client_id, returnTo, verifier: randomToken(32) };
     reply.setCookie(`${FLOW_COOKIE_PREFIX}${state}`, JSON.stringify(flow), { ...cookies.flow, maxAge: config.firstParty.loginFlowSeconds });
-    return reply.header('cache-control', 'no-store').redirect(authorizationUrl({ issuer, client, state, verifier: flow.verifier }), 303);
+    return reply.redirect(authorizationUrl({ issuer, client, state, verifier: flow.verifier }), 303);
   });
 
   app.get<{ Querystring: Record<string, unknown> }>('/callback', { errorHandler: errorPage }, async (request, reply) => {
@@ -82,7 +82,7 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
     reply.clearCookie(`${FLOW_COOKIE_PREFIX}${state as string}`, cookies.flow);
     // `error`: the person cancelled, or the provider refused. `iss`: RFC 9207, the answer is ours.
     if (error !== undefined || iss !== issuer || typeof code !== 'string') throw new LoginFlowError('LOGIN_FAILED', flow.returnTo);
-    const client = await firstPartyClient(app.gatehouse.clients, flow.clientId);
+    const client = await firstPartyClient(clients, flow.clientId);
 
     // The provider's session and grant behind this code: signing out of the app ends them too.
     const issued = await host.provider.AuthorizationCode.find(code);
@@ -110,6 +110,6 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
       { token: tokens.access_token, expiresAt: claims.exp },
     );
     setSessionCookies(reply, cookies, session);
-    return reply.header('cache-control', 'no-store').redirect(flow.returnTo, 303);
+    return reply.redirect(flow.returnTo, 303);
   });
 }

@@ -3,16 +3,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError } from '../errors.ts';
 import { requestContext } from '../security/events.ts';
 import { sessionScope } from './code-flow.ts';
-import { firstPartyContext } from './context.ts';
+import type { FirstPartyDeps } from './context.ts';
 import { clearSessionCookies, REFRESH_COOKIE, setSessionCookies, type CookieOptions } from './cookies.ts';
 import { firstPartyClient } from './first-party-client.ts';
 import { NotFirstPartyError, OriginNotAllowedError, RefreshError, UnauthenticatedError } from './errors.ts';
 import { sessionOrigins } from './origins.ts';
-import { getSession, sessionUserOf, type SessionUser } from './session.ts';
+import { sessionUserOf, type SessionReader, type SessionUser } from './session.ts';
 import type { IssuedSession, Sessions } from './sessions.service.ts';
 import { sessionStartRoutes } from './session-start.routes.ts';
 
-export interface SessionRoutesOptions {
+export interface SessionRoutesOptions extends FirstPartyDeps {
+  reader: SessionReader;
   sessions: Sessions;
   cookies: CookieOptions;
 }
@@ -35,9 +36,9 @@ function sessionBody(user: SessionUser, clientId: string, expiresAt: number) {
  * fetch set `referrerPolicy: 'same-origin'` on the request, which makes the browser send
  * their real Origin. CORS with credentials is granted to exactly the same origins.
  */
-export async function sessionRoutes(app: FastifyInstance, { sessions, cookies }: SessionRoutesOptions) {
-  const { config, accounts } = app.gatehouse;
-  const { repo } = firstPartyContext(app);
+export async function sessionRoutes(app: FastifyInstance, options: SessionRoutesOptions) {
+  const { sessions, cookies, config, accounts, clients, passwordLogin, reader } = options;
+  const { repo } = options.context;
 
   // Both CORS and the CSRF check ask: one look-up per request.
   const originsOf = new WeakMap<FastifyRequest, Promise<Set<string>>>();
@@ -81,7 +82,7 @@ export async function sessionRoutes(app: FastifyInstance, { sessions, cookies }:
   }
 
   app.get('/', async (request) => {
-    const session = await getSession(request);
+    const session = await reader.session(request);
     if (!session) throw new UnauthenticatedError();
     return sessionBody(session.user, session.token.client_id, session.token.exp);
   });
@@ -94,9 +95,9 @@ export async function sessionRoutes(app: FastifyInstance, { sessions, cookies }:
     if (typeof password !== 'string' || !password) fields.password = 'required';
     if (captcha !== undefined && captcha !== null && typeof captcha !== 'string') fields.captcha = 'must be a string';
     if (Object.keys(fields).length) throw new ValidationError(fields);
-    const client = await firstPartyClient(app.gatehouse.clients, clientId);
+    const client = await firstPartyClient(clients, clientId);
     // The hosted login's rules (throttle, captcha, events); a JSON login verifies a captcha every time.
-    const account = await app.gatehouse.security.passwordLogin(
+    const account = await passwordLogin(
       requestContext(request),
       { login: login as string, captchaToken: captcha, alwaysCaptcha: true, clientId: client.client_id },
       () => accounts.authenticate(login as string, password as string),
@@ -122,5 +123,5 @@ export async function sessionRoutes(app: FastifyInstance, { sessions, cookies }:
     return reply.code(204).send();
   });
 
-  await app.register(sessionStartRoutes, { sessions, cookies });
+  await app.register(sessionStartRoutes, { sessions, cookies, config, host: options.host, clients, context: options.context });
 }

@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { errors } from 'jose';
+import type { AccountValidity } from '../accounts/validity.ts';
 import { randomToken, sha256 } from '../crypto/secret-box.ts';
 import { NotFirstPartyError, RefreshError } from './errors.ts';
 import type { KeyRing } from './keyring.ts';
@@ -19,7 +20,7 @@ export interface SessionsDeps {
    * Whether the account may go on with a sign-in made at `signedInAt`: not when it is gone or
    * disabled, nor when its sessions were revoked since (a password reset signs out everywhere).
    */
-  accountState(accountId: string, signedInAt: Date): Promise<'active' | 'disabled' | 'sessions_revoked'>;
+  accountState(accountId: string, signedInAt: Date): Promise<AccountValidity>;
   /** False for a client an admin has since made third-party (or deleted): its sessions end too. */
   isFirstPartyClient(clientId: string): Promise<boolean>;
   /** Called once a family is revoked: ends what the sign-in left elsewhere (the provider's session). */
@@ -142,7 +143,7 @@ export function createSessions(deps: SessionsDeps) {
       if (family.revokedAt) throw new RefreshError('SESSION_REVOKED');
       if (found.token.expiresAt.getTime() <= at || family.absoluteExpiresAt.getTime() <= at) throw new RefreshError('SESSION_EXPIRED');
       const state = await deps.accountState(family.accountId, family.createdAt);
-      if (state !== 'active') {
+      if (state !== 'valid') {
         await revoke(family, state === 'disabled' ? 'account_disabled' : 'sessions_revoked', at);
         throw new RefreshError('SESSION_REVOKED');
       }

@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Accounts } from '../accounts/accounts.service.ts';
 import { claimsFor } from '../accounts/accounts.service.ts';
-import { issuedBefore, issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
+import { issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
+import { accountValidity } from '../accounts/validity.ts';
 import type { Config } from '../config.ts';
 import type { ClientMetadata, ClientsRepo } from './clients.repo.ts';
 import { clientMetadataProblems, describeProblems } from './client-rules.ts';
@@ -94,11 +95,9 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
     },
     async findAccount(_ctx, sub, token) {
       const account = await accounts.findById(sub);
-      if (!account || account.disabled) return undefined;
-      // Tokens issued, or stemming from a sign-in, before a revocation are void (revocation.repo.ts).
-      if (token && issuedBefore(account.sessionsRevokedAt, [token.iat, 'iiat' in token ? token.iiat : undefined, 'authTime' in token ? token.authTime : undefined])) {
-        return undefined;
-      }
+      // Tokens issued, or stemming from a sign-in, before a revocation are void (src/accounts/validity.ts).
+      const instants = token ? [token.iat, 'iiat' in token ? token.iiat : undefined, 'authTime' in token ? token.authTime : undefined] : [];
+      if (!account || accountValidity(account, instants) !== 'valid') return undefined;
       return {
         accountId: account.id,
         claims: async (_use: string, scope: string) => claimsFor(account, new Set(scope.split(' '))) as { sub: string },

@@ -38,7 +38,7 @@ export async function finishInteraction(host: OidcHost, request: FastifyRequest,
   // A consent completes the sign-in it follows: keep that login in the result, or a request
   // with prompt=login would ask for the password again after every consent.
   const to = await host.provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: !result.login });
-  return reply.header('cache-control', 'no-store').redirect(to, 303);
+  return reply.redirect(to, 303);
 }
 
 /** The name a page shows for a client: its `client_name`, else its id; undefined when unknown. */

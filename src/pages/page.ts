@@ -25,7 +25,7 @@ export function captchaWidget(captcha: CaptchaVerifier) {
   return captcha.enabled ? { siteKey: captcha.siteKey, scriptUrl: captcha.widget!.scriptUrl, className: captcha.widget!.className } : undefined;
 }
 
-/** Renders a hosted page; pages with forms or mailed tokens are never cached. */
+/** Renders a hosted page (never cached: src/security/headers.ts sets no-store on every page). */
 export function page(reply: FastifyReply, view: string, data: Record<string, unknown>, status = 200) {
-  return reply.code(status).header('cache-control', 'no-store').view(view, data);
+  return reply.code(status).view(view, data);
 }

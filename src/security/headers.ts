@@ -10,7 +10,7 @@ type CaptchaCsp = CaptchaWidget['csp'];
 /**
  * Browser hardening for the pages Fastify renders (ASVS V3.4): a strict CSP with no inline
  * script or style, no framing, HSTS under https, and `Cache-Control: no-store` on every HTML
- * page (they hold forms, CSRF tokens and account data).
+ * page, JSON answer and redirect (they hold forms, CSRF tokens, account data and tokens).
  *
  * `form-action` is left out on purpose: Chrome applies it to the redirects that follow a form
  * post, and the end of a sign-in is a redirect to the client's own origin.
@@ -24,7 +24,9 @@ export async function registerSecurityHeaders(app: FastifyInstance, options: { h
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     const type = String(reply.getHeader('content-type') ?? '');
-    if (type.startsWith('text/html') || type.startsWith('application/json')) reply.header('cache-control', 'no-store');
+    // Redirects too: their Location carries codes, flow states and return addresses. The one
+    // place routes rely on for it (the provider's own responses: hardenProviderResponses).
+    if (type.startsWith('text/html') || type.startsWith('application/json') || reply.hasHeader('location')) reply.header('cache-control', 'no-store');
     return payload;
   });
 }

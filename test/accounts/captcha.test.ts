@@ -58,15 +58,15 @@ describe(`captcha on registration and reset requests (${STORAGE})`, () => {
     assert.ok(forms(missing.body, missing.url).some((f) => f.fields.email === email), 'the form comes back with what was typed');
     const wrong = await browser.submit(form, { ...values, 'cf-turnstile-response': 'made-up' }, { field: 'email' });
     assert.equal(wrong.status, 400);
-    assert.equal(await server.app.gatehouse.accounts.repo.findByLogin(email), undefined, 'no account without a solved captcha');
+    assert.equal(await server.services.accounts.repo.findByLogin(email), undefined, 'no account without a solved captcha');
 
     const done = await browser.submit(form, { ...values, ...solved() }, { field: 'email' });
     assert.equal(done.status, 200);
     assert.match(done.body, /Check your e-mail/);
-    const account = await server.app.gatehouse.accounts.repo.findByLogin(email);
+    const account = await server.services.accounts.repo.findByLogin(email);
     assert.ok(account);
 
-    const { events } = server.app.gatehouse.security;
+    const { events } = server.services.security;
     assert.equal((await events.list({ type: REGISTERED, accountId: account.id })).length, 1);
     assert.ok((await events.list({ type: CAPTCHA_FAILED })).length >= 2);
   });
@@ -83,7 +83,7 @@ describe(`captcha on registration and reset requests (${STORAGE})`, () => {
     const sent = await browser.submit(form, { email: user.email, ...solved() }, { field: 'email' });
     assert.equal(sent.status, 200);
     assert.match(sent.body, /If an account with this address exists/);
-    const { events } = server.app.gatehouse.security;
+    const { events } = server.services.security;
     await eventually(async () => (await events.list({ type: PASSWORD_RESET_REQUESTED, accountId: user.id })).length === 1);
   });
 });

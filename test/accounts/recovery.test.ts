@@ -117,7 +117,7 @@ describe(`password reset (${STORAGE})`, () => {
     // Expired: a new link, whose time has passed.
     await askForReset(user.email);
     const second = await resetLink(user, 2);
-    await server.app.gatehouse.knex('email_tokens').where({ account_id: user.id, purpose: 'reset' }).whereNull('used_at').update({ expires_at: server.app.gatehouse.knex.raw(`now() - interval '1 second'`) });
+    await server.services.knex('email_tokens').where({ account_id: user.id, purpose: 'reset' }).whereNull('used_at').update({ expires_at: server.services.knex.raw(`now() - interval '1 second'`) });
     const expired = await new PersonBrowser().request(second);
     assert.equal(expired.status, 400);
     assert.match(expired.body, /expired/);
@@ -128,7 +128,7 @@ describe(`password reset (${STORAGE})`, () => {
     const user = await createUser(server, { email: `twice-${randomBytes(4).toString('hex')}@example.com` });
     await askForReset(user.email);
     const first = await resetLink(user, 1);
-    await server.app.gatehouse.knex('email_outbox').where({ account_id: user.id }).update({ created_at: server.app.gatehouse.knex.raw(`now() - interval '1 hour'`) });
+    await server.services.knex('email_outbox').where({ account_id: user.id }).update({ created_at: server.services.knex.raw(`now() - interval '1 hour'`) });
     await askForReset(user.email);
     const second = await resetLink(user, 2);
     const browser = new PersonBrowser();

@@ -51,7 +51,7 @@ describe(`/account: name, password, other sessions (${STORAGE})`, () => {
     assert.equal(saved.status, 200);
     assert.match(saved.body, /Your name is saved/);
     assert.match(saved.body, /value="New Name"/);
-    assert.equal((await server.app.gatehouse.accounts.findById(user.id))!.name, 'New Name');
+    assert.equal((await server.services.accounts.findById(user.id))!.name, 'New Name');
 
     const bad = await browser.submit(saved, { name: 'Line\r\nBreak' }, { field: 'name' });
     assert.equal(bad.status, 400);
@@ -102,7 +102,7 @@ describe(`/account: name, password, other sessions (${STORAGE})`, () => {
   test('the history rule: a new password differs from the last N (the current one included), older ones may return', async () => {
     const passwords = ['first long passphrase', 'second long passphrase', 'third long passphrase', 'fourth long passphrase'];
     const user = await createUser(server, { password: passwords[0] });
-    const { gatehouse, email } = server.app;
+    const { services: gatehouse, email } = server;
     const selfService = createSelfService({
       knex: gatehouse.knex,
       accounts: gatehouse.accounts,

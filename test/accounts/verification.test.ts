@@ -64,7 +64,7 @@ describe(`confirmation e-mail: resend, and registering a taken address (${STORAG
 
   test('resending is throttled per account: one new link per interval, whatever is asked', async () => {
     const user = await createUser(server, { email: `throttled-${randomBytes(4).toString('hex')}@example.com`, verified: false });
-    const { gatehouse, email } = server.app;
+    const { services: gatehouse, email } = server;
     const selfService = createSelfService({
       knex: gatehouse.knex,
       accounts: gatehouse.accounts,
@@ -107,7 +107,7 @@ describe(`confirmation e-mail: resend, and registering a taken address (${STORAG
     assert.equal(linkIn(notice, server.url), `${server.url}/forgot-password`);
     await smtp.messageTo(fresh);
 
-    const accounts = await server.app.gatehouse.knex('accounts').where({ email_normalized: owner.email.toLowerCase() });
+    const accounts = await server.services.knex('accounts').where({ email_normalized: owner.email.toLowerCase() });
     assert.equal(accounts.length, 1, 'no second account');
     // The owner's account is untouched: the old password still signs in.
     await authorize(server, rp, { email: owner.email, password: PASSWORD });

@@ -25,10 +25,10 @@ function resendRuns(server: TestServer, n: number): Promise<void> {
     let seen = 0;
     const onRun = () => {
       if (++seen < n) return;
-      server.app.email.jobs.agenda.off(`complete:${RESEND_FAILED_EMAIL}`, onRun);
+      server.email.jobs.agenda.off(`complete:${RESEND_FAILED_EMAIL}`, onRun);
       resolve();
     };
-    server.app.email.jobs.agenda.on(`complete:${RESEND_FAILED_EMAIL}`, onRun);
+    server.email.jobs.agenda.on(`complete:${RESEND_FAILED_EMAIL}`, onRun);
   });
 }
 
@@ -53,7 +53,7 @@ describe(`e-mail delivery: failures, retries and dead letters (${STORAGE})`, () 
     await smtp.stop();
     try {
       await registerThroughForm(server, email);
-      const account = await server.app.gatehouse.accounts.repo.findByLogin(email);
+      const account = await server.services.accounts.repo.findByLogin(email);
       assert.ok(account, 'the account exists');
       assert.equal(account.emailVerifiedAt, null);
 
@@ -148,11 +148,11 @@ describe(`e-mail delivery: failures, retries and dead letters (${STORAGE})`, () 
 
   test('CR/LF in a name never becomes a header: one recipient, no Bcc', async () => {
     const address = newEmail();
-    const { knex } = server.app.gatehouse;
+    const { knex } = server.services;
     const message = await knex.transaction((trx) =>
-      server.app.email.outbox.record({ accountId: null, to: { address, name: 'Eve\r\nBcc: victim@example.com\r\nX-Evil: 1' }, template: 'account-exists' }, trx),
+      server.email.outbox.record({ accountId: null, to: { address, name: 'Eve\r\nBcc: victim@example.com\r\nX-Evil: 1' }, template: 'account-exists' }, trx),
     );
-    await server.app.email.jobs.enqueueEmail(message.id);
+    await server.email.jobs.enqueueEmail(message.id);
     const mail = await smtp.messageTo(address);
     assert.deepEqual(mail.envelopeTo, [address]);
     assert.equal(mail.headers.get('bcc'), undefined);

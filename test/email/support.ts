@@ -32,7 +32,7 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
 
 /** The outbox rows of an address, oldest first. */
 export async function outboxTo(server: TestServer, address: string): Promise<OutboxMessage[]> {
-  return (await server.app.email.outbox.repo.list()).filter((m) => m.toAddress === address).reverse();
+  return (await server.email.outbox.repo.list()).filter((m) => m.toAddress === address).reverse();
 }
 
 /** A running worker process (test/email/worker-process.ts). */

@@ -33,11 +33,11 @@ describe(`e-mail workers (${STORAGE})`, () => {
   const workerEnv = (smtpUrl: string) => ({ ...storage.env, ISSUER: server.url, SMTP_URL: smtpUrl, EMAIL_RESEND_CRON: EVERY_SECOND, LOG_LEVEL: 'fatal' });
 
   async function record(addresses: string[]): Promise<string[]> {
-    const { knex } = server.app.gatehouse;
+    const { knex } = server.services;
     const ids = await knex.transaction(async (trx) => {
       const out: string[] = [];
       for (const address of addresses) {
-        out.push((await server.app.email.outbox.record({ accountId: null, to: { address, name: 'Load Test' }, template: 'account-exists' }, trx)).id);
+        out.push((await server.email.outbox.record({ accountId: null, to: { address, name: 'Load Test' }, template: 'account-exists' }, trx)).id);
       }
       return out;
     });
@@ -50,8 +50,8 @@ describe(`e-mail workers (${STORAGE})`, () => {
     const ids = await record(addresses);
     // Every message gets two send jobs, so the workers compete for every single one.
     for (const id of ids) {
-      await server.app.email.jobs.enqueueEmail(id);
-      await server.app.email.jobs.enqueueEmail(id);
+      await server.email.jobs.enqueueEmail(id);
+      await server.email.jobs.enqueueEmail(id);
     }
 
     const overrides = { ...fastEmail(), ...ROOM };
@@ -60,7 +60,7 @@ describe(`e-mail workers (${STORAGE})`, () => {
 
     await smtp.until((s) => addresses.every((to) => s.received.some((m) => m.envelopeTo.includes(to))));
     // Quiet: every send job has run (they remove themselves), and every message is sent.
-    const { knex } = server.app.gatehouse;
+    const { knex } = server.services;
     await eventually(async () => {
       const pending = (await knex(AGENDA_TABLE).where({ name: SEND_EMAIL }).count({ n: '*' }).first()) as { n: number };
       return Number(pending.n) === 0;
@@ -83,7 +83,7 @@ describe(`e-mail workers (${STORAGE})`, () => {
     try {
       const address = `killed-${randomBytes(3).toString('hex')}@example.com`;
       const [id] = await record([address]);
-      await server.app.email.jobs.enqueueEmail(id!);
+      await server.email.jobs.enqueueEmail(id!);
 
       // A short lease, so that the test does not wait out the production one.
       const lease = { ...fastEmail({ sendLeaseSeconds: 2 }), ...ROOM };

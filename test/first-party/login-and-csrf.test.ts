@@ -138,13 +138,13 @@ describe(`POST /session/login, CSRF and CORS, first-party only (${STORAGE})`, ()
     assert.equal((await call(server, '/session', { cookies: { gatehouse_at: at } })).status, 200);
 
     const { client_id: _id, ...metadata } = demoted;
-    await server.app.gatehouse.clients.upsert({ client_id: demoted.client_id, ...metadata }, false);
+    await server.services.clients.upsert({ client_id: demoted.client_id, ...metadata }, false);
 
     assert.equal((await call(server, '/session', { cookies: { gatehouse_at: at } })).status, 401);
     const res = await call(server, '/session/refresh', { method: 'POST', origin: APP_ORIGIN, cookies: { gatehouse_rt: rt } });
     assert.deepEqual([res.status, res.body!.error], [403, 'CLIENT_NOT_FIRST_PARTY']);
     assert.equal(res.cookies.get('gatehouse_rt')?.attributes['max-age'], '0');
-    const family = await server.app.gatehouse.knex('first_party_families').where({ client_id: demoted.client_id }).first();
+    const family = await server.services.knex('first_party_families').where({ client_id: demoted.client_id }).first();
     assert.equal(family.revoked_reason, 'client_not_first_party', 'its sign-ins are ended, not only refused');
   });
 });

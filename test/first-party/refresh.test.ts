@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createRevocationRepo } from '../../src/accounts/revocation/revocation.repo.ts';
-import { firstPartyContext } from '../../src/first-party/context.ts';
 import { AccessTokenError, createAccessTokenVerifier } from '../../src/first-party/resource-server.ts';
 import { mintAccessToken } from '../../src/first-party/tokens.ts';
 import { sha256 } from '../../src/crypto/secret-box.ts';
@@ -26,7 +25,7 @@ function refresh(server: TestServer, rt: string) {
 }
 
 async function familyOf(server: TestServer, rt: string) {
-  const { knex } = server.app.gatehouse;
+  const { knex } = server.services;
   const token = await knex('first_party_refresh_tokens').where({ id_hash: sha256(decodeJwt(rt).jti!) }).first();
   assert.ok(token, 'the refresh token names a stored record');
   return { token, family: await knex('first_party_families').where({ id: token.family_id }).first() };
@@ -69,7 +68,7 @@ describe(`POST /session/refresh and /session/logout (${STORAGE})`, () => {
     assert.equal(next.token.parent_hash, old.token.id_hash);
     assert.equal(next.family.id, old.family.id, 'same family');
     assert.equal(old.family.revoked_at, null);
-    const stored = JSON.stringify(await server.app.gatehouse.knex('first_party_refresh_tokens').select('*'));
+    const stored = JSON.stringify(await server.services.knex('first_party_refresh_tokens').select('*'));
     assert.ok(!stored.includes(decodeJwt(rt).jti!), 'no refresh token id in the clear');
 
     const me = await call(server, '/session', { cookies: { gatehouse_at: nextAt.value } });
@@ -88,7 +87,7 @@ describe(`POST /session/refresh and /session/logout (${STORAGE})`, () => {
     // The family is intact: the successor refreshes, and exactly one rotation happened.
     const { family } = await familyOf(server, rt);
     assert.equal(family.revoked_at, null);
-    const tokens = await server.app.gatehouse.knex('first_party_refresh_tokens').where({ family_id: family.id });
+    const tokens = await server.services.knex('first_party_refresh_tokens').where({ family_id: family.id });
     assert.equal(tokens.length, 2);
     assert.equal((await refresh(server, results[0]!.cookies.get('gatehouse_rt')!.value)).status, 200);
   });
@@ -142,7 +141,7 @@ describe(`POST /session/refresh and /session/logout (${STORAGE})`, () => {
   });
 
   test('an expired access cookie is refused by GET /session and by the resource-server helper', async () => {
-    const { keys } = firstPartyContext(server.app);
+    const { keys } = server.services.firstParty;
     const claims = { issuer: server.url, accountId: user.id, clientId: client.client_id, scope: 'openid email profile', ttlSeconds: 600 };
     const expired = await mintAccessToken(keys, { ...claims, now: Date.now() - 60 * 60 * 1000 });
     const fresh = await mintAccessToken(keys, claims);
@@ -172,7 +171,7 @@ describe(`POST /session/refresh and /session/logout (${STORAGE})`, () => {
     const victim = await createUser(server);
     const { at, rt } = await session(server, client, victim);
     assert.equal((await call(server, '/session', { cookies: { gatehouse_at: at } })).status, 200);
-    await createRevocationRepo(server.app.gatehouse.knex).revokeSessions(victim.id);
+    await createRevocationRepo(server.services.knex).revokeSessions(victim.id);
 
     assert.equal((await call(server, '/session', { cookies: { gatehouse_at: at } })).status, 401, 'the access cookie is void at once');
     const res = await refresh(server, rt);
@@ -183,7 +182,7 @@ describe(`POST /session/refresh and /session/logout (${STORAGE})`, () => {
   test('a disabled account cannot refresh: the family is revoked', async () => {
     const victim = await createUser(server);
     const { rt } = await session(server, client, victim);
-    await server.app.gatehouse.accounts.repo.update(victim.id, { disabled: true });
+    await server.services.accounts.repo.update(victim.id, { disabled: true });
     const res = await refresh(server, rt);
     assert.equal(res.status, 401);
     assert.equal(res.body!.error, 'SESSION_REVOKED');
@@ -221,7 +220,7 @@ describe(`reuse detection after the grace window (${STORAGE})`, () => {
     const { family } = await familyOf(server, rt);
     assert.equal(family.revoked_reason, 'reuse');
     assert.ok(await asksForPasswordAgain(server, client, browser), 'the hosted-login session ended too');
-    const events = await server.app.gatehouse.security.events.list({ type: 'token.refresh_reuse', accountId: user.id });
+    const events = await server.services.security.events.list({ type: 'token.refresh_reuse', accountId: user.id });
     assert.equal(events.length, 1, 'the reuse is a security event');
   });
 });

@@ -3,7 +3,6 @@ import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { base64url, decodeJwt, decodeProtectedHeader, exportSPKI, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import * as oidc from 'openid-client';
-import { firstPartyContext } from '../../src/first-party/context.ts';
 import { AccessTokenError, accessTokenPlugin, createAccessTokenVerifier } from '../../src/first-party/resource-server.ts';
 import { mintAccessToken } from '../../src/first-party/tokens.ts';
 import { rotateSigningKeys } from '../../src/oidc/keys.ts';
@@ -85,7 +84,7 @@ describe(`the resource-server helper (${STORAGE})`, () => {
     // of the access tokens: only its type tells them apart (RFC 9068 §4).
     const rp = await createClient(server, { redirectUris: ['http://127.0.0.1:9/rp'] });
     const { client_id: clientId, ...metadata } = rp;
-    await server.app.gatehouse.clients.upsert({ client_id: clientId, ...metadata, id_token_signed_response_alg: 'ES256' }, false);
+    await server.services.clients.upsert({ client_id: clientId, ...metadata, id_token_signed_response_alg: 'ES256' }, false);
     const config = await rpConfig(server, rp);
     const { callbackUrl, verifier, state } = await authorize(server, config, user);
     const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
@@ -103,7 +102,7 @@ describe(`the resource-server helper (${STORAGE})`, () => {
   });
 
   test('rejects an expired token, and a tampered one', async () => {
-    const { keys } = firstPartyContext(server.app);
+    const { keys } = server.services.firstParty;
     const expired = await mintAccessToken(keys, {
       issuer: server.url,
       accountId: user.id,
@@ -122,7 +121,7 @@ describe(`the resource-server helper (${STORAGE})`, () => {
   test('fetches the JWKS again when a token names a key it has not seen (after `keys rotate`)', async () => {
     const before = decodeProtectedHeader(token).kid;
     assert.equal((await verify(token)).sub, user.id, 'the key set is fetched and cached');
-    const { knex, box, host } = server.app.gatehouse;
+    const { knex, box, host } = server.services;
     await rotateSigningKeys(knex, box);
     assert.equal(await host.refresh(), true);
     const { landed } = await signIn(server, client, user);

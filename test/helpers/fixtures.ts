@@ -16,7 +16,7 @@ export interface TestUser {
 export async function createUser(server: TestServer, over: { email?: string; password?: string; name?: string; username?: string; verified?: boolean; roles?: string[] } = {}): Promise<TestUser> {
   const email = over.email ?? `user-${randomBytes(4).toString('hex')}@example.com`;
   const password = over.password ?? PASSWORD;
-  const account = await server.app.gatehouse.accounts.create({
+  const account = await server.services.accounts.create({
     email,
     password,
     name: over.name ?? 'Test User',
@@ -29,7 +29,7 @@ export async function createUser(server: TestServer, over: { email?: string; pas
 
 export async function createClient(server: TestServer, over: Partial<NewClient> = {}): Promise<ClientMetadata> {
   return registerClient(
-    { clients: server.app.gatehouse.clients, provider: server.app.gatehouse.host.provider },
+    { clients: server.services.clients, provider: server.services.host.provider },
     { name: 'Test App', redirectUris: ['http://127.0.0.1:9/callback'], ...over },
   );
 }

@@ -6,7 +6,7 @@ import { after, before } from 'node:test';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import knexFactory from 'knex';
-import { buildApp } from '../../src/app.ts';
+import { buildApp, type AppEmail, type AppServices } from '../../src/app.ts';
 import { loadConfig, type Config, type Env } from '../../src/config.ts';
 import { openRuntime, type Runtime } from '../../src/runtime.ts';
 
@@ -75,6 +75,10 @@ export interface TestServer {
   port: number;
   config: Config;
   app: FastifyInstance;
+  /** What the app was built with (accounts, clients, knex, the OIDC host, first-party keys...). */
+  services: AppServices;
+  /** Its outbox and job queue. */
+  email: AppEmail;
   runtime: Runtime;
   stop(): Promise<void>;
 }
@@ -86,7 +90,7 @@ export async function startServer(storage: TestStorage, env: Env = {}, overrides
   merged.ISSUER ??= `http://127.0.0.1:${port}`;
   const config = loadConfig(merged, { redisPrefix: storage.env.REDIS_PREFIX_FOR_TESTS!, ...overrides });
   const runtime = await openRuntime(config, { attach: 'refuse' });
-  const app = await buildApp(runtime);
+  const { app, services, email } = await buildApp(runtime);
   await app.listen({ port, host: '127.0.0.1' });
   let stopped = false;
   return {
@@ -94,6 +98,8 @@ export async function startServer(storage: TestStorage, env: Env = {}, overrides
     port,
     config,
     app,
+    services,
+    email,
     runtime,
     async stop() {
       if (stopped) return;

@@ -15,7 +15,7 @@ const ago = (ms: number) => new Date(Date.now() - ms);
 
 /** Enqueues one run of the housekeeping job in the server's inline worker and resolves when that run completed. */
 async function housekeeping(server: TestServer): Promise<void> {
-  const { agenda } = server.app.email.jobs;
+  const { agenda } = server.email.jobs;
   let id: string | undefined;
   const seen = new Set<string>();
   let finish!: () => void;
@@ -39,7 +39,7 @@ describe(`the housekeeping job (${STORAGE})`, () => {
   const ctx = useServer({ overrides: { jobs: { ...defaults.jobs, processEveryMs: 100, lockLifetimeMs: 1000 } } });
 
   test('it deletes expired oidc-provider payloads and keeps live ones', async () => {
-    const { knex } = ctx.server.app.gatehouse;
+    const { knex } = ctx.server.services;
     const row = (id: string, expiresAt: Date | null) => ({ model: 'Session', id, payload: JSON.stringify({ id }), expires_at: expiresAt });
     const tag = randomBytes(4).toString('hex');
     await knex('oidc_payloads').insert([row(`expired-${tag}`, ago(HOUR)), row(`live-${tag}`, ago(-HOUR)), row(`forever-${tag}`, null)]);
@@ -49,7 +49,7 @@ describe(`the housekeeping job (${STORAGE})`, () => {
   });
 
   test('it deletes security events past the retention and keeps the others', async () => {
-    const { knex } = ctx.server.app.gatehouse;
+    const { knex } = ctx.server.services;
     const days = ctx.server.config.securityEvents.retentionDays;
     const type = `test.${randomBytes(4).toString('hex')}`;
     await knex('security_events').insert([
@@ -62,7 +62,7 @@ describe(`the housekeeping job (${STORAGE})`, () => {
   });
 
   test('it deletes first-party sessions that ended a day ago and keeps the rest', async () => {
-    const { knex } = ctx.server.app.gatehouse;
+    const { knex } = ctx.server.services;
     const user = await createUser(ctx.server);
     const client = await createClient(ctx.server, { firstParty: true });
     const family = (ended: Date) => ({ account_id: user.id, client_id: client.client_id, scope: 'openid', absolute_expires_at: ended });

@@ -59,7 +59,7 @@ for (const redis of TEST_REDIS_URL ? [true, false] : [false]) {
         writer = createClientsRepo(writerKnex, createSecretBox(reader.config.secrets));
       } else {
         writerServer = await startServer(storage);
-        writer = writerServer.app.gatehouse.clients;
+        writer = writerServer.services.clients;
       }
     });
     after(async () => {
@@ -71,7 +71,7 @@ for (const redis of TEST_REDIS_URL ? [true, false] : [false]) {
 
     async function machineClient(): Promise<ClientMetadata & { client_secret: string }> {
       const client = await registerClient(
-        { clients: writer, provider: reader.app.gatehouse.host.provider },
+        { clients: writer, provider: reader.services.host.provider },
         { name: `Machine ${randomBytes(3).toString('hex')}`, grantTypes: ['client_credentials'], redirectUris: [], scope: 'openid' },
       );
       // Served (and so cached) by the reader before the change.

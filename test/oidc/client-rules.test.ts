@@ -6,7 +6,7 @@ import { STORAGE, useServer, type TestServer } from '../helpers/server.ts';
 
 /** An initial access token, made the way `gatehouse iat create` makes one. */
 async function initialAccessToken(server: TestServer) {
-  const { provider } = server.app.gatehouse.host;
+  const { provider } = server.services.host;
   return new provider.InitialAccessToken({ expiresIn: 600 }).save();
 }
 
@@ -55,7 +55,7 @@ describe(`one set of client rules for every path (${STORAGE})`, () => {
     const confidential = await createClient(ctx.server, { grantTypes: ['client_credentials'], redirectUris: [] });
     // Made public behind the validation's back, as a registration before this fix could have.
     const { client_secret: _secret, ...rest } = confidential;
-    await ctx.server.app.gatehouse.clients.upsert({ ...rest, token_endpoint_auth_method: 'none' });
+    await ctx.server.services.clients.upsert({ ...rest, token_endpoint_auth_method: 'none' });
     const token = await fetch(`${ctx.server.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -112,7 +112,7 @@ for (const mode of modes) {
       const rotated = json<{ kid: string }>(await runCli(['keys', 'rotate'], storage.env));
       assert.ok(!oldKids.includes(rotated.kid));
       // The server polls for new keys; refresh() is what the poll timer calls (it may have run already).
-      await server.app.gatehouse.host.refresh();
+      await server.services.host.refresh();
 
       const kids = ((await (await fetch(`${server.url}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
       assert.ok(kids.includes(rotated.kid));

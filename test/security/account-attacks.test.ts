@@ -17,7 +17,7 @@ describe('account attacks', () => {
     return browser.request(form.action, { form: { ...form.fields, ...values } });
   }
   const register = (values: Record<string, string>) => postForm('/register', { name: 'Someone', password: 'a perfectly fine passphrase', ...values });
-  const accountsWith = async (email: string) => (await ctx.server.app.gatehouse.knex('accounts').where('email_normalized', email.toLowerCase())).length;
+  const accountsWith = async (email: string) => (await ctx.server.services.knex('accounts').where('email_normalized', email.toLowerCase())).length;
 
   test('registering a taken address looks exactly like registering a new one', async () => {
     const existing = await createUser(ctx.server);
@@ -104,9 +104,9 @@ describe('account attacks', () => {
   test('a hash made with weaker argon2 parameters is upgraded at the next sign-in', async () => {
     const user = await createUser(ctx.server);
     const weak = await createPasswordHasher({ memoryCost: 8192, timeCost: 1, parallelism: 1 }).hash(user.password);
-    await ctx.server.app.gatehouse.knex('accounts').where({ id: user.id }).update({ password_hash: weak });
-    await ctx.server.app.gatehouse.accounts.authenticate(user.email, user.password);
-    const { password_hash: now } = await ctx.server.app.gatehouse.knex('accounts').where({ id: user.id }).first('password_hash');
+    await ctx.server.services.knex('accounts').where({ id: user.id }).update({ password_hash: weak });
+    await ctx.server.services.accounts.authenticate(user.email, user.password);
+    const { password_hash: now } = await ctx.server.services.knex('accounts').where({ id: user.id }).first('password_hash');
     assert.match(now, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 });

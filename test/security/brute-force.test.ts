@@ -31,7 +31,7 @@ const alert = (body: string) => body.match(/<p class="alert alert-error"[^>]*>([
 
 /** The security events of one type recorded for requests from `ip`. */
 async function eventsFrom(server: TestServer, ip: string, type: string) {
-  return (await server.app.gatehouse.security.events.list({ type, limit: 1000 })).filter((e) => e.ip === ip);
+  return (await server.services.security.events.list({ type, limit: 1000 })).filter((e) => e.ip === ip);
 }
 
 describe('brute force on the hosted login', () => {

@@ -114,4 +114,14 @@ describe('security headers, before and after precomputing them', () => {
     if (process.env.PRINT_HEADERS) console.log('HTMLERR', JSON.stringify(got));
     assert.deepEqual(got, EXPECTED.htmlError);
   });
+
+  // Issue 8: the routes no longer set no-store on their redirects; the headers plugin does.
+  test('redirects of hosted pages are never stored', async () => {
+    for (const path of ['/account', '/login']) {
+      const got = await headersOf(`${ctx.server.url}${path}`);
+      assert.equal(got.status, '303', path);
+      assert.ok(got.location, path);
+      assert.equal(got['cache-control'], 'no-store', path);
+    }
+  });
 });

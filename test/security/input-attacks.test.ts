@@ -51,7 +51,7 @@ describe('hostile input', () => {
       assert.equal(res.status, 400, login);
       assert.match(errorText(res.body)!, /Wrong e-mail address/);
     }
-    assert.ok(await ctx.server.app.gatehouse.accounts.findById(user.id), 'the accounts table is intact');
+    assert.ok(await ctx.server.services.accounts.findById(user.id), 'the accounts table is intact');
   });
 
   test('the e-mail address matches case-insensitively but look-alikes do not', async () => {

@@ -248,7 +248,7 @@ describe('protocol attacks', () => {
 
   test('authorization codes live at most 60 seconds', async () => {
     const { callbackUrl } = await codeFor();
-    const stored = await ctx.server.app.gatehouse.adapter('AuthorizationCode').find(callbackUrl.searchParams.get('code')!);
+    const stored = await ctx.server.services.adapter('AuthorizationCode').find(callbackUrl.searchParams.get('code')!);
     assert.ok(stored, 'the code is stored');
     assert.ok(Number(stored.exp) - Number(stored.iat) <= 60);
   });

@@ -43,7 +43,7 @@ describe('sessions', () => {
     await assert.rejects(oidc.fetchUserInfo(config, tokens.access_token, user.id));
     await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), (e: oidc.ResponseBodyError) => e.error === 'invalid_grant');
     await assert.rejects(authorize(ctx.server, config, user), /expected a redirect to the client, got 400/);
-    const events = await ctx.server.app.gatehouse.security.events.list({ type: 'account.disabled', accountId: user.id });
+    const events = await ctx.server.services.security.events.list({ type: 'account.disabled', accountId: user.id });
     assert.equal(events.length, 1);
 
     json(await runCli(['user', 'enable', user.id], ctx.storage.env));

@@ -16,16 +16,7 @@ export async function requestPasswordReset(s: SelfService, { login }: { login: s
   const account = await s.accounts.repo.findByLogin(normalizeEmail(login));
   if (!account || account.disabled) return undefined;
   if (await s.outbox.repo.recordedRecently(account.id, ['reset-password'], s.config.email.perAddressIntervalSeconds)) return { accountId: account.id };
-  const ttlSeconds = s.config.email.resetTokenTtlSeconds;
-  const messageId = await s.knex.transaction(async (trx) => {
-    const token = await s.tokens.issue(trx, { accountId: account.id, purpose: 'reset', ttlSeconds });
-    const message = await s.outbox.record(
-      { accountId: account.id, to: { address: account.email, name: account.name }, template: 'reset-password', token: { value: token, ttlSeconds } },
-      trx,
-    );
-    return message.id;
-  });
-  await s.sendAfterCommit([messageId]);
+  await s.mailLink(account, { purpose: 'reset', ttlSeconds: s.config.email.resetTokenTtlSeconds });
   return { accountId: account.id };
 }
 

@@ -1,6 +1,5 @@
 import { ValidationError, ConflictError } from '../../errors.ts';
-import { normalizeEmail, normalizeUsername } from '../../identifiers.ts';
-import { validateNewAccount } from '../accounts.service.ts';
+import { normalizeEmail } from '../../identifiers.ts';
 import type { SelfService } from '../self-service/self-service.ts';
 
 export interface Registration {
@@ -20,13 +19,9 @@ export interface Registration {
  * Returns the new account's id, or null when none was made (for the audit log, not the page).
  */
 export async function register(s: SelfService, input: Registration): Promise<{ accountId: string | null }> {
-  const fields = validateNewAccount(input, s.accounts.passwordPolicy);
-  if (Object.keys(fields).length) throw new ValidationError(fields);
-  const emailNormalized = normalizeEmail(input.email);
-  const username = input.username?.trim() || null;
-  const usernameNormalized = username ? normalizeUsername(username) : null;
   // Outside the transaction: holding it open during argon2 would stall every other writer.
-  const passwordHash = await s.hasher.hash(input.password);
+  const row = await s.accounts.prepare({ name: input.name, email: input.email, password: input.password, username: input.username });
+  const { emailNormalized, usernameNormalized } = row;
   const { repo } = s.accounts;
 
   const { accountId, messageIds } = await s.knex.transaction(async (trx) => {
@@ -42,28 +37,11 @@ export async function register(s: SelfService, input: Registration): Promise<{ a
     if (usernameNormalized && (await repo.findByLogin(usernameNormalized, trx))) {
       throw new ValidationError({ username: 'This username is taken. Please choose another one.' });
     }
-    const account = await repo.insert(
-      {
-        email: input.email.trim(),
-        emailNormalized,
-        username,
-        usernameNormalized,
-        name: input.name.trim(),
-        passwordHash,
-        roles: [],
-        emailVerifiedAt: null,
-      },
-      trx,
-    );
+    const account = await repo.insert(row, trx);
     // Only a registration of the same address or username a moment ago gets here.
     if (!account) throw new ConflictError('ACCOUNT_EXISTS', 'This account was just created. Check your e-mail.');
-    const ttlSeconds = s.config.email.verifyTokenTtlSeconds;
-    const token = await s.tokens.issue(trx, { accountId: account.id, purpose: 'verify', ttlSeconds, interactionUid: input.interactionUid });
-    const message = await s.outbox.record(
-      { accountId: account.id, to: { address: account.email, name: account.name }, template: 'verify-email', token: { value: token, ttlSeconds } },
-      trx,
-    );
-    return { accountId: account.id, messageIds: [message.id] };
+    const messageId = await s.recordLink(trx, account, { purpose: 'verify', ttlSeconds: s.config.email.verifyTokenTtlSeconds, interactionUid: input.interactionUid });
+    return { accountId: account.id, messageIds: [messageId] };
   });
 
   await s.sendAfterCommit(messageIds);

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { issuedBefore } from '../validity.ts';
 
 /**
  * "Sign out everywhere" for an account: one instant, `accounts.sessions_revoked_at`, before
@@ -37,9 +38,3 @@ export async function issuedBeforeRevocation(knex: Knex, accountId: string, inst
   return issuedBefore(await createRevocationRepo(knex).revokedAt(accountId), instants);
 }
 
-/** The same test for an account already loaded (its `sessionsRevokedAt`): no query. */
-export function issuedBefore(revokedAt: Date | null, instants: (number | undefined)[]): boolean {
-  if (!revokedAt) return false;
-  const second = revokedAt.getTime() / 1000;
-  return instants.some((t) => typeof t === 'number' && t <= second);
-}

@@ -29,14 +29,5 @@ export async function resendVerification(s: SelfService, { login, interactionUid
   const account = await s.accounts.repo.findByLogin(normalizeEmail(login));
   if (!account || account.disabled || account.emailVerifiedAt) return;
   if (await s.outbox.repo.recordedRecently(account.id, ['verify-email'], s.config.email.perAddressIntervalSeconds)) return;
-  const ttlSeconds = s.config.email.verifyTokenTtlSeconds;
-  const messageId = await s.knex.transaction(async (trx) => {
-    const token = await s.tokens.issue(trx, { accountId: account.id, purpose: 'verify', ttlSeconds, interactionUid });
-    const message = await s.outbox.record(
-      { accountId: account.id, to: { address: account.email, name: account.name }, template: 'verify-email', token: { value: token, ttlSeconds } },
-      trx,
-    );
-    return message.id;
-  });
-  await s.sendAfterCommit([messageId]);
+  await s.mailLink(account, { purpose: 'verify', ttlSeconds: s.config.email.verifyTokenTtlSeconds, interactionUid });
 }

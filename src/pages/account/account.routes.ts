@@ -27,7 +27,7 @@ const AUDITED: Partial<Record<keyof typeof DONE, SecurityEventType>> = { passwor
  * change ends with the others, and the person signs in again.
  */
 export async function accountRoutes(app: FastifyInstance, { selfService, events, currentUser }: AccountOptions) {
-  const toLogin = (reply: FastifyReply) => reply.header('cache-control', 'no-store').redirect('/login', 303);
+  const toLogin = (reply: FastifyReply) => reply.redirect('/login', 303);
 
   async function render(reply: FastifyReply, accountId: string, extra: Record<string, unknown> = {}, status = 200) {
     const account = await selfService.accounts.findById(accountId);
@@ -49,7 +49,7 @@ export async function accountRoutes(app: FastifyInstance, { selfService, events,
       }
       const event = AUDITED[what];
       if (event) await events.record(event, auditOf(request, user.sub));
-      return reply.header('cache-control', 'no-store').redirect(DONE[what], 303);
+      return reply.redirect(DONE[what], 303);
     };
   }
 

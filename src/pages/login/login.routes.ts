@@ -44,11 +44,10 @@ export async function loginRoutes(app: FastifyInstance, { config, host, accounts
     const clientName = await clientNameOf(host, interaction.params.client_id);
     if (interaction.prompt.name === 'login') {
       const verified = [request.query.verified].flat()[0] === '1';
-      return reply.header('cache-control', 'no-store').view(LOGIN_TEMPLATE, loginView({ uid: interaction.uid, clientName, login: interaction.params.login_hint, verified }));
+      return reply.view(LOGIN_TEMPLATE, loginView({ uid: interaction.uid, clientName, login: interaction.params.login_hint, verified }));
     }
     const account = interaction.session?.accountId ? await accounts.findById(interaction.session.accountId) : undefined;
     return reply
-      .header('cache-control', 'no-store')
       .view(CONSENT_TEMPLATE, consentView({ uid: interaction.uid, clientName, accountEmail: account?.email, scope: interaction.params.scope }));
   });
 
@@ -74,7 +73,7 @@ export async function loginRoutes(app: FastifyInstance, { config, host, accounts
         login: loginText || undefined,
         captcha: await captchaFor(loginText, request.ip),
       });
-      return reply.code(err.statusCode === 403 ? 403 : 400).header('cache-control', 'no-store').view(LOGIN_TEMPLATE, view);
+      return reply.code(err.statusCode === 403 ? 403 : 400).view(LOGIN_TEMPLATE, view);
     }
   });
 
@@ -88,6 +87,6 @@ export async function loginRoutes(app: FastifyInstance, { config, host, accounts
   app.get<{ Querystring: { return_to?: unknown } }>('/login', async (request, reply) => {
     const returnTo = typeof request.query.return_to === 'string' ? request.query.return_to : `${config.issuer}/account`;
     const start = new URLSearchParams({ client_id: config.firstParty.builtinClientId, return_to: returnTo });
-    return reply.header('cache-control', 'no-store').redirect(`${SESSION_PREFIX}/start?${start}`, 303);
+    return reply.redirect(`${SESSION_PREFIX}/start?${start}`, 303);
   });
 }

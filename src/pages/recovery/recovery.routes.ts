@@ -36,7 +36,7 @@ export async function recoveryRoutes(app: FastifyInstance, { selfService, captch
       const asked = await requestPasswordReset(selfService, { login });
       if (asked) await events.record(PASSWORD_RESET_REQUESTED, { ...audit, accountId: asked.accountId });
     });
-    return reply.header('cache-control', 'no-store').redirect('/forgot-password/sent', 303);
+    return reply.redirect('/forgot-password/sent', 303);
   });
 
   app.get('/forgot-password/sent', async (_request, reply) => page(reply, RECOVERY_TEMPLATES.notice, forgotSent()));
@@ -64,7 +64,7 @@ export async function recoveryRoutes(app: FastifyInstance, { selfService, captch
       throw err;
     }
     await events.record(PASSWORD_RESET, auditOf(request, reset.accountId));
-    return reply.header('cache-control', 'no-store').redirect('/reset-password/done', 303);
+    return reply.redirect('/reset-password/done', 303);
   });
 
   app.get('/reset-password/done', async (_request, reply) => page(reply, RECOVERY_TEMPLATES.notice, resetDone()));

@@ -54,7 +54,7 @@ export async function registrationRoutes(app: FastifyInstance, { config, host, s
     if (registered.accountId) await events.record(REGISTERED, auditOf(request, registered.accountId));
     if (interaction) rememberFlow(reply, config, interaction);
     // 303: a reload shows the page again instead of posting the password again.
-    return reply.header('cache-control', 'no-store').redirect(`/register/sent${interaction ? `?interaction=${interaction}` : ''}`, 303);
+    return reply.redirect(`/register/sent${interaction ? `?interaction=${interaction}` : ''}`, 303);
   });
 
   app.get<{ Querystring: { interaction?: unknown } }>('/register/sent', async (request, reply) => {

@@ -34,7 +34,7 @@ export async function verificationRoutes(app: FastifyInstance, { config, host, s
     // Resume the sign-in the registration came from, in the browser that started it, while it lasts.
     if (uid && rememberedFlow(request) === uid && (await host.provider.Interaction.find(uid))) {
       forgetFlow(reply);
-      return reply.header('cache-control', 'no-store').redirect(`/interaction/${uid}?verified=1`, 303);
+      return reply.redirect(`/interaction/${uid}?verified=1`, 303);
     }
     return page(reply, VERIFICATION_TEMPLATES.notice, verified());
   });
@@ -49,7 +49,7 @@ export async function verificationRoutes(app: FastifyInstance, { config, host, s
     const interaction = interactionParam(body.interaction);
     background.run('resending a confirmation e-mail', () => resendVerification(selfService, { login, interactionUid: interaction }));
     if (interaction) rememberFlow(reply, config, interaction);
-    return reply.header('cache-control', 'no-store').redirect('/verify-email/sent', 303);
+    return reply.redirect('/verify-email/sent', 303);
   });
 
   app.get('/verify-email/sent', async (_request, reply) => page(reply, VERIFICATION_TEMPLATES.notice, resent()));
