@@ -70,7 +70,10 @@ export function isDependencyDown(err: Error & { code?: string }): boolean {
   return (
     err.name === 'KnexTimeoutError' ||
     err.name === 'MaxRetriesPerRequestError' ||
+    err.name === 'ClusterAllFailedError' ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300', '08006', '08001', '08004'].includes(String(err.code)) ||
-    /enableOfflineQueue|Connection is closed|Stream isn't writeable|Connection terminated/.test(err.message)
+    /enableOfflineQueue|Connection is closed|Stream isn't writeable|Connection terminated/.test(err.message) ||
+    // A Redis Cluster that lost a master, or a failover in progress.
+    /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN)\b|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/.test(err.message)
   );
 }
