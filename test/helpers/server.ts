@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { cp, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { after, before } from 'node:test';
@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import knexFactory from 'knex';
 import { buildApp, type AppEmail, type AppServices } from '../../src/app.ts';
 import { loadConfig, type Config, type Env } from '../../src/config.ts';
+import { migrate, openDatabase } from '../../src/db/database.ts';
 import { openRuntime, type Runtime } from '../../src/runtime.ts';
 
 /**
@@ -30,6 +31,34 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A migrated embedded data folder to copy for each test server. PGlite creates a new folder by
+ * running initdb in WebAssembly (about 6-9 s on this machine, most of an embedded server's
+ * start); copying a ready one takes a fraction of a second. One template per set of
+ * migrations, shared by the suite's processes: made under a temporary name and renamed into
+ * place, so processes that race each make one and the first rename wins.
+ */
+let embeddedTemplate: Promise<string> | undefined;
+async function templateDataDir(): Promise<string> {
+  const migrationsDir = new URL('../../migrations/', import.meta.url);
+  const hash = createHash('sha256');
+  for (const name of (await readdir(migrationsDir)).sort()) hash.update(name).update(await readFile(new URL(name, migrationsDir)));
+  const pglite = JSON.parse(await readFile(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string };
+  const dir = join(tmpdir(), `gatehouse-test-template-${pglite.version}-${hash.digest('hex').slice(0, 16)}`);
+  // It exists only complete: it is renamed into place once built.
+  if (await stat(dir).then(() => true, () => false)) return dir;
+  const building = await mkdtemp(join(tmpdir(), 'gatehouse-test-template-building-'));
+  const database = await openDatabase({ databaseUrl: undefined, dataDir: building, embeddedMaxConnections: 4 });
+  await migrate(database.knex);
+  await database.close();
+  await rm(join(building, 'embedded.json'), { force: true });
+  await rename(building, dir).catch(async () => {
+    // Another process got there first: use its template.
+    await rm(building, { recursive: true, force: true });
+  });
+  return dir;
+}
+
 /** A storage place of its own: a new database on the test server, or a new data folder. */
 export interface TestStorage {
   env: Env;
@@ -45,6 +74,7 @@ export async function createStorage({ redis = Boolean(TEST_REDIS_URL), embedded 
   }
   if (embedded) {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+    await cp(await (embeddedTemplate ??= templateDataDir()), dir, { recursive: true });
     env.DATA_DIR = dir;
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
   } else {
