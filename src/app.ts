@@ -12,7 +12,7 @@ import { withSessionCallback } from './first-party/client-metadata.ts';
 import { firstPartyRoutes } from './first-party/first-party.routes.ts';
 import { getSessionUser } from './first-party/session.ts';
 import { boundConnections, connectionOptions } from './http/connections.ts';
-import { registerErrorHandlers } from './http/errors.ts';
+import { answerFrameworkError, registerErrorHandlers } from './http/errors.ts';
 import { registerViews } from './http/views.ts';
 import { openJobs, type Jobs } from './jobs/jobs.ts';
 import { createOidcHost } from './oidc/host.ts';
@@ -50,6 +50,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Fa
     trustProxy: (config.trustProxy ?? false) as boolean,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: answerFrameworkError,
     ...connectionOptions(config.http),
   });
   boundConnections(app, config.http);
