@@ -13,7 +13,7 @@ import { firstPartyRoutes } from './first-party/first-party.routes.ts';
 import { createFirstPartyContext, type FirstPartyContext } from './first-party/context.ts';
 import { createSessionReader } from './first-party/session.ts';
 import { boundConnections, connectionOptions } from './http/connections.ts';
-import { registerErrorHandlers } from './http/errors.ts';
+import { answerFrameworkError, registerErrorHandlers } from './http/errors.ts';
 import { registerViews } from './http/views.ts';
 import { openJobs, type Jobs } from './jobs/jobs.ts';
 import { createOidcHost, type OidcHost } from './oidc/host.ts';
@@ -70,6 +70,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     trustProxy: (config.trustProxy ?? false) as boolean,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: answerFrameworkError,
     ...connectionOptions(config.http),
   });
   boundConnections(app, config.http);

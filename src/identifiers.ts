@@ -3,6 +3,21 @@
  * e-mail address (or username) are one account, one login-throttle counter, one look-up. A leaf:
  * accounts and the security controls both use it.
  */
+// C0 and C1 control characters (NUL, CR, LF...) are in no address or username.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** The longest e-mail address (RFC 5321 §4.5.3.1.3, less the angle brackets); usernames are shorter. */
+const MAX_IDENTIFIER_LENGTH = 254;
+
+/**
+ * Whether a login, e-mail address or username as typed (and trimmed) could name an account:
+ * forms refuse one that cannot at the door (issue 15, finding 6), rather than answer "sent"
+ * and pass a NUL byte on to the database.
+ */
+export function isPlausibleIdentifier(value: string): boolean {
+  return value.length <= MAX_IDENTIFIER_LENGTH && !CONTROL.test(value);
+}
+
 export function normalizeEmail(email: string): string {
   return email.normalize('NFKC').trim().toLowerCase();
 }

@@ -1,6 +1,7 @@
 import fastifyCors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError } from '../errors.ts';
+import { isPlausibleIdentifier } from '../identifiers.ts';
 import { requestContext } from '../security/events.ts';
 import { sessionScope } from './code-flow.ts';
 import type { FirstPartyDeps } from './context.ts';
@@ -92,6 +93,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
     const fields: Record<string, string> = {};
     if (typeof clientId !== 'string' || !clientId) fields.client_id = 'required';
     if (typeof login !== 'string' || !login) fields.login = 'required';
+    else if (!isPlausibleIdentifier(login.trim())) fields.login = 'not an e-mail address or username';
     if (typeof password !== 'string' || !password) fields.password = 'required';
     if (captcha !== undefined && captcha !== null && typeof captcha !== 'string') fields.captcha = 'must be a string';
     if (Object.keys(fields).length) throw new ValidationError(fields);

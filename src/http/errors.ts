@@ -70,6 +70,9 @@ const BARE_SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
+/** For an error page written outside the routes: its stylesheet and images are our own. */
+const PAGE_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
 /**
  * Node's HTTP parser refuses a request (bad syntax, headers over the limit, a slow client) before
  * Fastify has a request to run hooks for: Fastify's default answer has no security headers and
@@ -88,6 +91,26 @@ function answerClientError(err: Error & { code?: string }, socket: Socket) {
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   socket.end(`HTTP/1.1 ${status} ${code}\r\n${head}\r\n${body}`);
+}
+
+/**
+ * Fastify's `frameworkErrors`: a URL it cannot decode (`/%E0%A4%A`) is refused before routing,
+ * so no hook runs and Fastify's default answer has no security headers and its own code
+ * (`FST_ERR_BAD_URL`). Ours: a 400 in our words, an error page to a browser, and the headers.
+ */
+export async function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 400;
+  const code = publicCode(status, err.code);
+  const message = 'The request address could not be read.';
+  reply.headers(BARE_SECURITY_HEADERS).code(status);
+  // No route, so no reply.view: the instance renders the page (src/http/views.ts).
+  const render = (request.server as FastifyInstance & { view?: (name: string, data: object) => Promise<string> }).view;
+  if (wantsHtml(request) && render) {
+    const html = await render.call(request.server, 'error', { title: translate('error.title'), code, message }).catch(() => undefined);
+    // The page's own stylesheet is ours: a CSP that lets it load, and nothing else.
+    if (html !== undefined) return reply.header('content-security-policy', PAGE_CSP).type('text/html; charset=utf-8').send(html);
+  }
+  return reply.type('application/json; charset=utf-8').send(JSON.stringify({ error: code, message }));
 }
 
 /**

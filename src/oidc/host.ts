@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type Provider from 'oidc-provider';
 import type { SecretBox } from '../crypto/secret-box.ts';
+import { keepAnswersDesigned } from './answers.ts';
 import { loadSigningJwks, signingKeysVersion } from './keys.ts';
 import { createProvider, type ProviderDeps } from './provider.ts';
 
@@ -35,6 +36,7 @@ export async function createOidcHost(
     if ((await signingKeysVersion(deps.knex, deps.config.retiredKeyGraceSeconds)) === version) return false;
     const jwks = await loadSigningJwks(deps.knex, deps.box, deps.config.retiredKeyGraceSeconds);
     provider = createProvider({ ...deps, jwks: jwks.keys });
+    keepAnswersDesigned(provider, deps.onError);
     deps.configure?.(provider);
     callback = provider.callback();
     version = jwks.version;

@@ -2,12 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OidcHost } from './host.ts';
 import { AppError } from '../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../http/errors.ts';
+import { PROVIDER_BODY_LIMIT } from './answers.ts';
 import { OIDC_ROUTES } from './provider.ts';
 
 /** Endpoints that take a form POST as the same request as a GET (see below). */
 const POST_AS_GET = new Set<string>([OIDC_ROUTES.authorization, OIDC_ROUTES.end_session]);
-/** oidc-provider reads at most 56 KiB of a request body (lib/shared/selective_body.js). */
-const PROVIDER_BODY_LIMIT = 56 * 1024;
 /** Routes a browser navigates to: failures there are pages. The rest are JSON APIs. */
 const BROWSER_ROUTES = new Set<string>([OIDC_ROUTES.authorization, `${OIDC_ROUTES.authorization}/*`, OIDC_ROUTES.end_session, `${OIDC_ROUTES.end_session}/*`]);
 
@@ -23,7 +22,8 @@ export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHos
 
   const forward = (request: FastifyRequest, reply: FastifyReply) => {
     // RFC 9110 §15.5.14: a body over what the provider reads is a 413; the provider itself
-    // would read it and answer 400 `invalid_request`.
+    // would read it and answer 400 `invalid_request`. A chunked body is counted as the provider
+    // reads it (src/oidc/answers.ts).
     if (Number(request.headers['content-length']) > PROVIDER_BODY_LIMIT) throw new AppError('PAYLOAD_TOO_LARGE', 413, 'The request body is too large.');
     reply.hijack();
     // RFC 9110 §10.2.3: a 503 says when to come back; the provider's own
@@ -42,7 +42,7 @@ export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHos
     paths.add(`${path}/*`);
   }
   for (const url of paths) {
-    const methods = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD'].filter((m) => !(m === 'POST' && POST_AS_GET.has(url)));
+    const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'].filter((m) => !(m === 'POST' && POST_AS_GET.has(url)));
     // Our error handler answers the provider's way on these routes (src/http/errors.ts).
     const config = { oauth: BROWSER_ROUTES.has(url) ? ('page' as const) : ('api' as const) };
     app.route({ method: methods, url, handler: forward, exposeHeadRoute: false, config });

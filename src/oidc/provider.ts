@@ -52,6 +52,9 @@ export const SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 /** Client metadata Gatehouse adds to RFC 7591's. */
 const EXTRA_CLIENT_METADATA = ['first_party', 'client_description'];
 
+/** The provider's routes a browser navigates to; on every other one an error is JSON, whatever `Accept` says. */
+const BROWSER_ROUTES = new Set(['authorization', 'resume', 'end_session', 'end_session_confirm', 'end_session_success', 'code_verification', 'device_resume']);
+
 function isRegistrationRequest(ctx: KoaContextWithOIDC | undefined) {
   const route = ctx?.oidc?.route;
   return route === 'registration' || route === 'client_update';
@@ -222,6 +225,13 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
         }
       : undefined,
     async renderError(ctx, out) {
+      // oidc-provider renders an error page for any caller whose Accept prefers HTML: a JSON
+      // API (token, registration, introspection) answers its client in JSON all the same.
+      if (!BROWSER_ROUTES.has(ctx.oidc?.route ?? '')) {
+        ctx.type = 'json';
+        ctx.body = out;
+        return;
+      }
       ctx.type = 'html';
       ctx.body = await render('error', {
         title: 'Something went wrong',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,20 @@ function hangUp(port: number, bytes: string) {
       );
     });
     socket.on('error', () => resolve());
+  });
+}
+
+/** Sends a body in chunks with no Content-Length (Transfer-Encoding: chunked). */
+function sendChunked(url: string, type: string, chunks: Buffer[]) {
+  return new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': type } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }));
+    });
+    req.on('error', reject);
+    for (const chunk of chunks) req.write(chunk);
+    req.end();
   });
 }
 
@@ -101,6 +116,20 @@ describe(`failures a client causes (${STORAGE})`, () => {
     assert.equal(body.error, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
+  // Before the 429 test: /reg allows one request per address here, and this one is it.
+  test('an oversized body sent chunked (no Content-Length) on a provider route is a 413 too', async () => {
+    for (const [path, type] of [['/token', 'application/x-www-form-urlencoded'], ['/reg', 'application/json']] as const) {
+      const res = await sendChunked(`${url}${path}`, type, Array.from({ length: 8 }, () => Buffer.alloc(10 * 1024, 'a')));
+      assert.equal(res.status, 413, path);
+      assert.match(res.type, /application\/json/, path);
+      assert.equal((JSON.parse(res.body) as { error: string }).error, 'PAYLOAD_TOO_LARGE', path);
+    }
+    // Under the limit, a chunked body is read as ever.
+    const small = await sendChunked(`${url}/token`, 'application/x-www-form-urlencoded', [Buffer.from('grant_type=client_'), Buffer.from('credentials')]);
+    assert.equal(small.status, 400);
+    assert.equal((JSON.parse(small.body) as { error: string }).error, 'invalid_request', 'no client authentication');
+  });
+
   test('/reg is a JSON API: its 429 is JSON even to a caller that accepts HTML', async () => {
     const reg = () => fetch(`${url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/html,application/json' }, body: '{}' });
     await (await reg()).text();
@@ -132,5 +161,50 @@ describe(`failures a client causes (${STORAGE})`, () => {
     });
     assert.equal(res.status, 413);
     assert.equal(((await res.json()) as { error: string }).error, 'PAYLOAD_TOO_LARGE');
+  });
+
+  test('a URL that cannot be decoded is a 400 in our words, with the security headers', async () => {
+    for (const [path, accept, type] of [
+      ['/%E0%A4%A', 'text/html', /text\/html/],
+      ['/login/%ff', 'application/json', /application\/json/],
+      ['/session/%E0%A4%A', 'text/html', /application\/json/],
+    ] as const) {
+      const res = await fetch(`${url}${path}`, { headers: { accept } });
+      assert.equal(res.status, 400, path);
+      assert.match(res.headers.get('content-type') ?? '', type, path);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+      assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/, path);
+      assert.equal(res.headers.get('x-frame-options'), 'DENY', path);
+      assert.equal(res.headers.get('cache-control'), 'no-store', path);
+      const body = await res.text();
+      if (type.test('application/json')) assert.equal((JSON.parse(body) as { error: string }).error, 'BAD_REQUEST', path);
+      else assert.match(body, /<html[^>]*>[\s\S]*could not be read/, path);
+      assert.doesNotMatch(body, /FST_/, path);
+    }
+  });
+
+  test('a provider JSON route answers JSON: an error to a caller that prefers HTML, and a path or method it does not serve', async () => {
+    const reg = await fetch(`${url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/html' }, body: '[]' });
+    assert.match(reg.headers.get('content-type') ?? '', /application\/json/);
+    assert.ok(((await reg.json()) as { error: string }).error, 'an OAuth error');
+    for (const [method, path] of [['PATCH', '/token'], ['PUT', '/token'], ['GET', '/token/nothing']]) {
+      const res = await fetch(`${url}${path}`, { method, headers: { accept: 'text/html' } });
+      assert.equal(res.status, 404, `${method} ${path}`);
+      assert.match(res.headers.get('content-type') ?? '', /application\/json/, `${method} ${path}`);
+      assert.equal(((await res.json()) as { error: string }).error, 'NOT_FOUND', `${method} ${path}`);
+    }
+  });
+
+  test('a client hanging up mid-body on a provider route leaves nothing unstructured on stdout or stderr', async () => {
+    const before = log.length;
+    for (const path of ['/token', '/reg', '/token/introspection']) {
+      await hangUp(port, `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 1000\r\n\r\ngrant_type=cl`);
+      await hangUp(port, `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal((await fetch(`${url}/healthz`)).status, 200, 'still serving');
+    const lines = log.slice(before).split('\n').filter((line) => line.trim() !== '');
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `a JSON log line, not: ${line}`);
+    assert.doesNotMatch(lines.join('\n'), /"level":50|"level":60/, 'nothing an operator would page on');
   });
 });

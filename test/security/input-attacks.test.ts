@@ -45,6 +45,30 @@ describe('hostile input', () => {
     assert.match(errorText(res.body)!, /Wrong e-mail address/);
   });
 
+  test('a NUL byte, a line break or 300 characters in the e-mail of the reset and resend forms is refused at the door, the field marked (issue 15, finding 6)', async () => {
+    for (const path of ['/forgot-password', '/verify-email/resend']) {
+      for (const email of [`some\u0000one@example.com`, `${user.email}\u0000`, `a\r\nb@example.com`, `${'a'.repeat(300)}@example.com`]) {
+        const browser = new Browser();
+        const form = await browser.request(`${ctx.server.url}${path}`);
+        const res = await browser.submit(form, { email }, { field: 'email' });
+        assert.equal(res.status, 400, `${path} ${JSON.stringify(email)}: refused, not "sent"`);
+        assert.match(errorText(res.body)!, /correct the highlighted/, path);
+        assert.match(res.body, /<input name="email"[^>]*aria-invalid="true"/, `${path}: the field is marked`);
+        assert.match(res.body, /field-error">Enter a valid e-mail address/, path);
+      }
+    }
+    // The JSON sign-in says which field, as for its other field problems.
+    const res = await fetch(`${ctx.server.url}/session/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: ctx.server.url },
+      body: JSON.stringify({ client_id: ctx.server.config.firstParty.builtinClientId, login: `${user.email}\u0000`, password: user.password }),
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { error: string; fields: Record<string, string> };
+    assert.equal(body.error, 'VALIDATION_FAILED');
+    assert.ok(body.fields.login, 'the login field is named');
+  });
+
   test('SQL-looking logins are just wrong logins', async () => {
     for (const login of ["' OR '1'='1", `${user.email}' --`, "admin'; DROP TABLE accounts; --"]) {
       const res = await tryLogin(login, "' OR '1'='1");

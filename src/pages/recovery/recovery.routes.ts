@@ -3,11 +3,12 @@ import { checkResetLink, requestPasswordReset, resetPassword } from '../../accou
 import type { SelfService } from '../../accounts/self-service/self-service.ts';
 import { LinkError } from '../../accounts/tokens/link.errors.ts';
 import { ValidationError } from '../../errors.ts';
+import { isPlausibleIdentifier } from '../../identifiers.ts';
 import { CaptchaError, type CaptchaVerifier } from '../../security/captcha.ts';
 import { CAPTCHA_FAILED, PASSWORD_RESET, PASSWORD_RESET_REQUESTED, type SecurityEvents } from '../../security/events.ts';
 import type { Background } from '../background.ts';
 import { auditOf, captchaWidget, field, page } from '../page.ts';
-import { forgotForm, forgotSent, RECOVERY_TEMPLATES, resetDone, resetForm, resetLinkProblem } from './recovery.view.ts';
+import { forgotForm, forgotRefused, forgotSent, RECOVERY_TEMPLATES, resetDone, resetForm, resetLinkProblem } from './recovery.view.ts';
 
 export interface RecoveryOptions {
   selfService: SelfService;
@@ -24,6 +25,7 @@ export async function recoveryRoutes(app: FastifyInstance, { selfService, captch
 
   app.post<{ Body: Record<string, unknown> }>('/forgot-password', async (request, reply) => {
     const login = field(request.body?.email).trim();
+    if (!isPlausibleIdentifier(login)) return page(reply, RECOVERY_TEMPLATES.request, forgotRefused(widget), 400);
     try {
       await captcha.verify(captcha.tokenFrom(request.body), request.ip);
     } catch (err) {

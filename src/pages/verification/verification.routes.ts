@@ -3,12 +3,13 @@ import type { SelfService } from '../../accounts/self-service/self-service.ts';
 import { LinkError } from '../../accounts/tokens/link.errors.ts';
 import { resendVerification, verifyEmail } from '../../accounts/verification/verification.service.ts';
 import type { Config } from '../../config.ts';
+import { isPlausibleIdentifier } from '../../identifiers.ts';
 import type { OidcHost } from '../../oidc/host.ts';
 import { EMAIL_VERIFIED, type SecurityEvents } from '../../security/events.ts';
 import type { Background } from '../background.ts';
 import { forgetFlow, rememberedFlow, rememberFlow } from '../flow-cookie.ts';
 import { auditOf, field, interactionParam, page } from '../page.ts';
-import { linkProblem, resendForm, resent, VERIFICATION_TEMPLATES, verified } from './verification.view.ts';
+import { linkProblem, resendForm, resendRefused, resent, VERIFICATION_TEMPLATES, verified } from './verification.view.ts';
 
 export interface VerificationOptions {
   config: Pick<Config, 'issuer' | 'ttl'>;
@@ -47,6 +48,7 @@ export async function verificationRoutes(app: FastifyInstance, { config, host, s
     const body = request.body ?? {};
     const login = field(body.email).trim();
     const interaction = interactionParam(body.interaction);
+    if (!isPlausibleIdentifier(login)) return page(reply, VERIFICATION_TEMPLATES.resend, resendRefused(interaction), 400);
     background.run('resending a confirmation e-mail', () => resendVerification(selfService, { login, interactionUid: interaction }));
     if (interaction) rememberFlow(reply, config, interaction);
     return reply.redirect('/verify-email/sent', 303);
