@@ -358,7 +358,7 @@ describe(`fuzzing the token, registration, session and form endpoints (${STORAGE
   before(async () => {
     const server = ctx.server;
     const client = await createClient(server, { grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'], scope: 'openid email' });
-    const iat = await new server.app.gatehouse.host.provider.InitialAccessToken({ expiresIn: 600 }).save();
+    const iat = await new server.services.host.provider.InitialAccessToken({ expiresIn: 600 }).save();
     const browser = new Browser();
     const form = await browser.request(`${server.url}/forgot-password`);
     const token = form.body.match(/name="_csrf" value="([^"]+)"/)?.[1];
