@@ -155,7 +155,7 @@ export const configSchema = z.strictObject({
     parallelism: key(int(1, 16), 1, 'lanes'),
   }),
   embeddedMaxConnections: key(int(1, 32), 4, 'embedded Postgres: the knex pool size (the one backend serves connections in turn)'),
-  redisPrefix: key(text('a non-empty string'), 'gatehouse:', 'Redis keys of this process start with this prefix'),
+  redisPrefix: key(text('a non-empty string'), 'gatehouse:', 'Redis keys of this process start with this prefix (several deployments may share one Redis)', { env: 'REDIS_PREFIX' }),
   allowPrivateNetworkFetch: key(
     bool,
     false,

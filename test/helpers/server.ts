@@ -66,7 +66,7 @@ export interface TestStorage {
 }
 
 export async function createStorage({ redis = Boolean(TEST_REDIS_URL), embedded = !TEST_DATABASE_URL } = {}): Promise<TestStorage> {
-  const env: Env = { REDIS_PREFIX_FOR_TESTS: `gatehouse:test:${randomBytes(6).toString('hex')}:` };
+  const env: Env = { REDIS_PREFIX: `gatehouse:test:${randomBytes(6).toString('hex')}:` };
   const cleanups: (() => Promise<void>)[] = [];
   if (redis) {
     if (!TEST_REDIS_URL) throw new Error('REDIS_URL is not set');
@@ -118,7 +118,7 @@ export async function startServer(storage: TestStorage, env: Env = {}, overrides
   const port = Number(env.PORT ?? (await freePort()));
   const merged: Env = { LOG_LEVEL: 'warn', ...storage.env, ...env, PORT: String(port), HOST: '127.0.0.1' };
   merged.ISSUER ??= `http://127.0.0.1:${port}`;
-  const config = loadConfig(merged, { redisPrefix: storage.env.REDIS_PREFIX_FOR_TESTS!, ...overrides });
+  const config = loadConfig(merged, overrides);
   const runtime = await openRuntime(config, { attach: 'refuse' });
   const { app, services, email } = await buildApp(runtime);
   await app.listen({ port, host: '127.0.0.1' });
