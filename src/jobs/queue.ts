@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import type { Log } from '../email/outbox.service.ts';
+import { BackoffNotificationChannel } from './notification-channel.ts';
 
 /** Agenda's table when JOBS_BACKEND=postgres, created by migrations/20261124000200_email.ts. */
 export const AGENDA_TABLE = 'agenda_jobs';
@@ -43,7 +44,7 @@ export interface JobQueue {
 interface Store {
   backend: AgendaBackend;
   /** LISTEN/NOTIFY wakes workers at once; without it (embedded, MongoDB) they poll. */
-  notifies: boolean;
+  channel?: BackoffNotificationChannel;
   close(): Promise<void>;
   ping(): Promise<void>;
 }
@@ -55,9 +56,10 @@ async function postgresStore(database: Database, log: Log): Promise<Store> {
   await pool.query('select 1');
   // PGlite's socket does not carry NOTIFY from one connection to another, so embedded workers
   // find their jobs by polling (processEvery) alone.
-  const notifies = !database.embedded;
-  const backend = new PostgresBackend({ pool, tableName: AGENDA_TABLE, channelName: AGENDA_TABLE, ensureSchema: false, disableNotifications: !notifies });
-  return { backend, notifies, close: () => pool.end(), ping: async () => void (await pool.query('select 1')) };
+  // The channel is ours rather than the backend's: the backend's never backs off (notification-channel.ts).
+  const channel = database.embedded ? undefined : new BackoffNotificationChannel(pool, AGENDA_TABLE);
+  const backend = new PostgresBackend({ pool, tableName: AGENDA_TABLE, ensureSchema: false, disableNotifications: true });
+  return { backend, channel, close: () => pool.end(), ping: async () => void (await pool.query('select 1')) };
 }
 
 async function mongoStore(url: string): Promise<Store> {
@@ -71,10 +73,33 @@ async function mongoStore(url: string): Promise<Store> {
   }
   return {
     backend: new MongoBackend({ mongo: client.db() }),
-    notifies: false,
     close: () => client.close(),
     ping: async () => void (await client.db().command({ ping: 1 })),
   };
+}
+
+/**
+ * The channel reconnects by itself after a lost connection; unheard, its 'error' event would end
+ * the process over a database blip. Logged once when it is lost and once when it is back (not
+ * per failed attempt: issue 15, finding 9); jobs are found by polling meanwhile.
+ */
+function logChannelState(channel: BackoffNotificationChannel, log: Log) {
+  let lastError: string | undefined;
+  let lostAt = 0;
+  channel.on('error', (err: Error) => {
+    lastError = err.message;
+    // Connected still once the error's own handling is done: a notification failed, not the connection.
+    if (channel.state === 'connected') setImmediate(() => channel.state === 'connected' && log.warn({ err: err.message }, 'job notification failed'));
+  });
+  channel.on('stateChange', (state: string) => {
+    if (state === 'reconnecting') {
+      lostAt = Date.now();
+      log.warn({ err: lastError }, 'job notification channel lost its connection; polling until it is back');
+    } else if (state === 'connected' && lostAt) {
+      log.warn({ attempts: channel.attempts, seconds: Math.round((Date.now() - lostAt) / 1000) }, 'job notification channel is connected again');
+      lostAt = 0;
+    }
+  });
 }
 
 /**
@@ -84,8 +109,10 @@ async function mongoStore(url: string): Promise<Store> {
  */
 export async function openJobQueue({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<JobQueue> {
   const store = config.jobsBackend === 'mongodb' ? await mongoStore(config.mongodbUrl!) : await postgresStore(database, log);
+  const { channel } = store;
   const agenda = new Agenda({
     backend: store.backend,
+    notificationChannel: channel,
     name: `gatehouse@${hostname()}:${process.pid}`,
     processEvery: config.jobs.processEveryMs,
     defaultConcurrency: config.jobs.concurrency,
@@ -93,15 +120,10 @@ export async function openJobQueue({ config, database, log }: { config: Config; 
   agenda.on('error', (err: Error) => log.error({ err: err.message }, 'job store error'));
   await agenda.ready;
 
+  if (channel) logChannelState(channel, log);
   // A process that only enqueues still announces its jobs, so that workers start them at once.
-  const channel = store.backend.notificationChannel;
-  // The channel reconnects by itself after a lost connection; unheard, its 'error' event would
-  // end the process over a database blip. Jobs are still found by polling meanwhile.
-  (channel as unknown as import('node:events').EventEmitter | undefined)?.on?.('error', (err: Error) =>
-    log.warn({ err: err.message }, 'job notification channel lost its connection; polling until it is back'),
-  );
   let announcing = false;
-  if (store.notifies && channel) {
+  if (channel) {
     await channel.connect();
     announcing = true;
   }
