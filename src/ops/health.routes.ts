@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { RETRY_AFTER_SECONDS } from '../http/errors.ts';
 
 /** A named dependency check for /readyz; resolves when the dependency answers. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -37,6 +38,7 @@ export async function healthRoutes(app: FastifyInstance, { checks }: { checks: R
       }),
     );
     const ready = results.every(([, state]) => state === 'ok');
+    if (!ready) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     return reply
       .code(ready ? 200 : 503)
       .header('cache-control', 'no-store')
