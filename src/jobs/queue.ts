@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import type { Log } from '../email/outbox.service.ts';
+import { isDependencyDown } from '../errors.ts';
 import { BackoffNotificationChannel } from './notification-channel.ts';
 
 /** Agenda's table when JOBS_BACKEND=postgres, created by migrations/20261124000200_email.ts. */
@@ -79,6 +80,25 @@ async function mongoStore(url: string): Promise<Store> {
 }
 
 /**
+ * Agenda reports each failed poll of the job store: during an outage, several lines every
+ * `processEvery`. The store being down is logged when it starts and, with a count, once no
+ * error came for `quietMs` (issue 15, finding 9); any other error is logged as it comes.
+ */
+function jobStoreErrorLog(log: Log, quietMs: number) {
+  let failed = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return (err: Error) => {
+    if (!isDependencyDown(err)) return log.error({ err: err.message }, 'job store error');
+    if (failed++ === 0) log.error({ err: err.message }, 'job store unavailable; its errors are counted until it answers');
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      log.warn({ errors: failed }, 'job store answers again (no errors for a while)');
+      failed = 0;
+    }, quietMs).unref();
+  };
+}
+
+/**
  * The channel reconnects by itself after a lost connection; unheard, its 'error' event would end
  * the process over a database blip. Logged once when it is lost and once when it is back (not
  * per failed attempt: issue 15, finding 9); jobs are found by polling meanwhile.
@@ -117,7 +137,7 @@ export async function openJobQueue({ config, database, log }: { config: Config; 
     processEvery: config.jobs.processEveryMs,
     defaultConcurrency: config.jobs.concurrency,
   });
-  agenda.on('error', (err: Error) => log.error({ err: err.message }, 'job store error'));
+  agenda.on('error', jobStoreErrorLog(log, 2 * config.jobs.processEveryMs + 1_000));
   await agenda.ready;
 
   if (channel) logChannelState(channel, log);

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import knexFactory, { type Knex } from 'knex';
 import { defaults } from '../../config/defaults.ts';
@@ -10,7 +12,7 @@ import { EVERY_SECOND, fastEmail } from '../email/support.ts';
 import { forms } from '../helpers/browser.ts';
 import { createClient, createUser, type TestUser } from '../helpers/fixtures.ts';
 import { ownPostgres, ownRedis, type OwnService } from '../helpers/own-services.ts';
-import { startServer, TEST_DATABASE_URL, type TestServer } from '../helpers/server.ts';
+import { freePort, startServer, TEST_DATABASE_URL, type TestServer } from '../helpers/server.ts';
 
 // Issue 10 ("Must show", first bullet) and issue 15 (the outage run): Gatehouse under mixed
 // traffic while its own Redis, then its own Postgres, is killed and started again. Every
@@ -305,5 +307,77 @@ describe('mixed traffic while Redis, then Postgres, stops and comes back', { ski
 
     const slowest = Math.max(...answers.map((a) => a.ms));
     process.stdout.write(`# ${answers.length} requests, slowest ${slowest} ms; ${registered.length}/${attempted.length} registrations; ${issued.length} tokens\n`);
+  });
+});
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+// Issue 15, finding 9: an outage is logged once per state change, never per failed request, and
+// every line is JSON (the connection pool printed plain-text stacks; the job notification
+// channel logged each of its 100 ms reconnects). A server process of its own, as deployed, so
+// that every line it writes, on stdout and stderr, is seen.
+describe('the log of a server whose Redis, then Postgres, goes away', { skip: !TEST_DATABASE_URL && 'runs in the Postgres+Redis mode' }, () => {
+  let pg: OwnService;
+  let redis: OwnService;
+  let child: ChildProcess;
+  let url: string;
+  let out = '';
+
+  before(async () => {
+    [pg, redis] = await Promise.all([ownPostgres(), ownRedis()]);
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: pg.url, REDIS_URL: redis.url, PORT: String(port), LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    for (let ready = false; !ready; ) {
+      if (child.exitCode !== null) throw new Error(`server exited: ${out}`);
+      await sleep(100);
+      ready = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    }
+  });
+  after(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await redis?.close();
+    await pg?.close();
+  });
+
+  /** `count` requests that need the store that is down, each answered 503. */
+  async function failMany(count: number) {
+    const basic = `Basic ${Buffer.from('nobody:secret').toString('base64')}`;
+    for (let i = 0; i < count; i++) {
+      const res = await fetch(`${url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: 'grant_type=client_credentials' });
+      assert.equal(res.status, 503, await res.text());
+    }
+  }
+
+  /** The lines written from `from` on: all JSON, or the test fails naming the first that is not. */
+  function linesFrom(from: number) {
+    const lines = out.slice(from).split('\n').filter(Boolean);
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`);
+    return lines.map((l) => JSON.parse(l) as { msg: string });
+  }
+
+  test('200 failed requests in each outage: a handful of JSON lines, not one per request', async () => {
+    for (const service of [redis, pg]) {
+      const from = out.length;
+      await service.stop();
+      await failMany(200);
+      await sleep(5_000);
+      await service.start();
+      // Until the server answers again, then past the quiet period that ends an outage in the log.
+      for (let i = 0; i < 100 && (await fetch(`${url}/readyz`)).status !== 200; i++) await sleep(100);
+      await sleep(12_000);
+      const lines = linesFrom(from);
+      process.stdout.write(`# ${service === redis ? 'Redis' : 'Postgres'} outage: ${lines.length} lines: ${JSON.stringify(lines.map((l) => l.msg))}\n`);
+      assert.ok(lines.length <= 10, `${lines.length} lines for an outage of 200 failed requests:\n${lines.map((l) => l.msg).join('\n')}`);
+    }
   });
 });
