@@ -79,6 +79,8 @@ export class TestSmtp {
   /** Messages whose DATA began in 'stall' mode (they never get an answer). */
   stalled = 0;
   mode: Mode = 'accept';
+  /** Runs when a message has arrived, before the server answers that it took it (in 'accept' mode). */
+  beforeAnswer?: () => Promise<void>;
   port = 0;
   private server?: SMTPServer;
   private waiters: (() => void)[] = [];
@@ -114,7 +116,7 @@ export class TestSmtp {
           }
           this.received.push(parse(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address)));
           this.notify();
-          callback();
+          void (this.beforeAnswer?.() ?? Promise.resolve()).then(() => callback());
         });
       },
     });
