@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { migrate, openDatabase, type Database } from '../../src/db/database.ts';
 import type { Log } from '../../src/email/outbox.service.ts';
-import { openJobQueue, type JobQueue } from '../../src/jobs/queue.ts';
+import pg from 'pg';
+import { AGENDA_TABLE, openJobQueue, type JobQueue } from '../../src/jobs/queue.ts';
 import { tcpProxy } from '../helpers/proxy.ts';
 import { createStorage, TEST_DATABASE_URL, type TestStorage } from '../helpers/server.ts';
 
@@ -17,6 +18,8 @@ describe('the job notification channel during a Postgres outage', { skip: !TEST_
   let proxy: Awaited<ReturnType<typeof tcpProxy>>;
   let database: Database;
   let queue: JobQueue;
+  let listener: pg.Client;
+  const heard: string[] = [];
   const lines: { level: string; msg?: string; obj: object }[] = [];
   const log: Log = {
     info: (obj, msg) => lines.push({ level: 'info', msg, obj }),
@@ -29,6 +32,11 @@ describe('the job notification channel during a Postgres outage', { skip: !TEST_
     const direct = await openDatabase(loadConfig(storage.env));
     await migrate(direct.knex);
     await direct.close();
+    // What a worker hears: the channel's NOTIFY of each new job, on a connection of its own.
+    listener = new pg.Client({ connectionString: storage.env.DATABASE_URL });
+    await listener.connect();
+    listener.on('notification', (msg) => heard.push(msg.payload ?? ''));
+    await listener.query(`listen ${AGENDA_TABLE}`);
     const url = new URL(storage.env.DATABASE_URL!);
     proxy = await tcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     url.host = `127.0.0.1:${proxy.port}`;
@@ -41,11 +49,20 @@ describe('the job notification channel during a Postgres outage', { skip: !TEST_
     proxy?.resume();
     await queue?.close();
     await database?.close();
+    await listener?.end();
     await proxy?.close();
     await storage?.drop();
   });
 
+  /** Enqueues a job through the channel under test; resolves whether workers were told within 3 s. */
+  async function announced(name: string) {
+    await queue.now(name, {});
+    for (let i = 0; i < 30 && !heard.some((p) => p.includes(name)); i++) await sleep(100);
+    return heard.some((p) => p.includes(name));
+  }
+
   test('5 s down: a few reconnect attempts, not one per 100 ms; one line lost, one line back', async () => {
+    assert.ok(await announced('notification-before'), 'a new job wakes the worker at once');
     const before = proxy.connections;
     proxy.cut();
     await sleep(5_000);
@@ -62,5 +79,6 @@ describe('the job notification channel during a Postgres outage', { skip: !TEST_
     assert.equal(back.length, 1, JSON.stringify(lines));
     assert.ok((back[0]!.obj as { attempts: number }).attempts >= 3, 'says how many attempts it took');
     assert.ok(lines.length <= 3, `lines in the whole outage: ${JSON.stringify(lines)}`);
+    assert.ok(await announced('notification-after'), 'and again once the channel is back');
   });
 });
