@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
 import { migrate, openDatabase, type Database } from '../../src/db/database.ts';
 import type { Log } from '../../src/email/outbox.service.ts';
-import pg from 'pg';
 import { AGENDA_TABLE, openJobQueue, type JobQueue } from '../../src/jobs/queue.ts';
 import { tcpProxy } from '../helpers/proxy.ts';
 import { createStorage, TEST_DATABASE_URL, type TestStorage } from '../helpers/server.ts';
