@@ -50,10 +50,11 @@ interface Store {
   ping(): Promise<void>;
 }
 
-async function postgresStore(database: Database, log: Log): Promise<Store> {
+async function postgresStore(database: Database, onError: (err: Error) => void): Promise<Store> {
   // A pool of our own, small: the embedded database serves few connections, all multiplexed.
   const pool = new pg.Pool({ connectionString: database.url, max: database.embedded ? 1 : 4, connectionTimeoutMillis: 5000 });
-  pool.on('error', (err) => log.warn({ err: err.message }, 'job store connection lost'));
+  // An idle connection lost (one line per connection, before): counted with the store's errors.
+  pool.on('error', onError);
   await pool.query('select 1');
   // PGlite's socket does not carry NOTIFY from one connection to another, so embedded workers
   // find their jobs by polling (processEvery) alone.
@@ -128,7 +129,8 @@ function logChannelState(channel: BackoffNotificationChannel, log: Log) {
  * there would be an unhandled rejection, not an error to report).
  */
 export async function openJobQueue({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<JobQueue> {
-  const store = config.jobsBackend === 'mongodb' ? await mongoStore(config.mongodbUrl!) : await postgresStore(database, log);
+  const storeError = jobStoreErrorLog(log, 2 * config.jobs.processEveryMs + 1_000);
+  const store = config.jobsBackend === 'mongodb' ? await mongoStore(config.mongodbUrl!) : await postgresStore(database, storeError);
   const { channel } = store;
   const agenda = new Agenda({
     backend: store.backend,
@@ -137,7 +139,7 @@ export async function openJobQueue({ config, database, log }: { config: Config; 
     processEvery: config.jobs.processEveryMs,
     defaultConcurrency: config.jobs.concurrency,
   });
-  agenda.on('error', jobStoreErrorLog(log, 2 * config.jobs.processEveryMs + 1_000));
+  agenda.on('error', storeError);
   await agenda.ready;
 
   if (channel) logChannelState(channel, log);
