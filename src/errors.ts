@@ -63,7 +63,7 @@ export class UnavailableError extends AppError {
 
 /**
  * Postgres or Redis not answering: the request can be retried, nothing was half-done.
- * SQLSTATE 57P01/57P03 (shutting down, starting up), 53300 (too many connections) and
+ * SQLSTATE 57P01/57P02/57P03 (shutting down, after a crash, starting up), 53300 (too many connections) and
  * 08xxx (connection failures) all mean "not now" (PostgreSQL, Appendix A).
  */
 export function isDependencyDown(err: Error & { code?: string }): boolean {
@@ -71,8 +71,10 @@ export function isDependencyDown(err: Error & { code?: string }): boolean {
     err.name === 'KnexTimeoutError' ||
     err.name === 'MaxRetriesPerRequestError' ||
     err.name === 'ClusterAllFailedError' ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300', '08006', '08001', '08004'].includes(String(err.code)) ||
-    /enableOfflineQueue|Connection is closed|Stream isn't writeable|Connection terminated/.test(err.message) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '53300', '08006', '08001', '08004'].includes(String(err.code)) ||
+    // pg's "Client has encountered a connection error and is not queryable": a transaction whose
+    // connection died under it, rolling back (an outage run found it as a 500).
+    /enableOfflineQueue|Connection is closed|Stream isn't writeable|Connection terminated|and is not queryable/.test(err.message) ||
     // A Redis Cluster that lost a master, or a failover in progress.
     /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN)\b|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/.test(err.message)
   );

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../config.ts';
+import { createLog } from '../email/log.ts';
 import { openEmbedded, type EmbeddedDatabase } from './embedded.ts';
 
 // Postgres returns int8 (count(*), bigserial) as strings by default; ours fit in a double.
@@ -26,7 +27,7 @@ export function migrationConfig(): Knex.MigratorConfig {
  * `attach: 'allow'` lets the CLI and the worker share the embedded database of a running server.
  */
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedMaxConnections'>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedMaxConnections'> & Partial<Pick<Config, 'logLevel'>>,
   { attach = 'refuse', poolMax = 10 }: { attach?: 'allow' | 'refuse'; poolMax?: number } = {},
 ): Promise<Database> {
   let embedded: EmbeddedDatabase | undefined;
@@ -42,6 +43,7 @@ export async function openDatabase(
     pool: { min: 0, max: embedded ? Math.min(poolMax, config.embeddedMaxConnections) : poolMax },
     acquireConnectionTimeout: 10_000,
     migrations: migrationConfig(),
+    log: knexLog(config.logLevel ?? 'info'),
   });
   return {
     knex,
@@ -51,6 +53,28 @@ export async function openDatabase(
       await knex.destroy();
       await embedded?.stop();
     },
+  };
+}
+
+/**
+ * Knex prints its warnings with console.log: plain text, on the stdout a CLI answers on, and
+ * during a Postgres outage one "Acquire connection error" stack per failed query (issue 15,
+ * finding 9). Here they are JSON lines on stderr, and the connection ones debug: each failed
+ * request is already counted in the outage log (src/ops/outage-log.ts).
+ */
+function knexLog(level: string): Knex.Config['log'] {
+  const log = createLog(level, 'gatehouse-database');
+  const connectionTrouble = /^(Acquire connection error|Connection Error): /;
+  const warn = (message: unknown) => {
+    const text = String(message);
+    if (connectionTrouble.test(text)) log.debug({ detail: text.split('\n')[0] }, 'database connection failed');
+    else log.warn({ detail: text }, 'knex warning');
+  };
+  return {
+    warn,
+    error: (message: unknown) => log.error({ detail: String(message) }, 'knex error'),
+    deprecate: (message: unknown) => log.warn({ detail: String(message) }, 'knex deprecation'),
+    debug: (message: unknown) => log.debug({ detail: message }, 'knex'),
   };
 }
 

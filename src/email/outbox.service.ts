@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
+import { isDependencyDown } from '../errors.ts';
 import { DeliveryError, type Mailer } from './mailer.ts';
 import { createOutboxRepo, type OutboxMessage } from './outbox.repo.ts';
 import { EMAIL_TEMPLATES, humanDuration, isEmailTemplate, renderEmail, type EmailModel, type EmailTemplate, type RenderedEmail } from './templates.ts';
@@ -57,6 +58,22 @@ export function createOutbox({ knex, box, config, mailer, log, onDelivered }: Ou
     return Math.min(email.retryBaseSeconds * 2 ** Math.max(0, attempts - 1), email.retryMaxSeconds);
   }
 
+  /**
+   * The message went out: that must be recorded even across a database blip, or the resend job
+   * sends it a second time once the lease runs out (an outage run found one). Retried with
+   * backoff while the database is down, until the lease would run out anyway.
+   */
+  async function recordSent(leaseEnds: number, record: () => Promise<boolean>): Promise<boolean> {
+    for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 5_000)) {
+      try {
+        return await record();
+      } catch (err) {
+        if (!isDependencyDown(err as Error) || Date.now() + waitMs >= leaseEnds) throw err;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
+  }
+
   async function deliver(id: string): Promise<DeliveryOutcome> {
     const outcome = await attempt(id);
     onDelivered?.(outcome);
@@ -64,6 +81,7 @@ export function createOutbox({ knex, box, config, mailer, log, onDelivered }: Ou
   }
 
   async function attempt(id: string): Promise<DeliveryOutcome> {
+    const leaseEnds = Date.now() + email.sendLeaseSeconds * 1000;
     const m = await repo.claim(id, email.sendLeaseSeconds);
     if (!m) return 'skipped';
     const claimId = m.claimId!;
@@ -94,11 +112,13 @@ export function createOutbox({ knex, box, config, mailer, log, onDelivered }: Ou
     }
 
     const mailbox = mailer.kind === 'mailbox';
-    const recorded = await repo.markSent(
-      id,
-      claimId,
-      { transport: mailer.kind, subject: rendered.subject, messageId: `<${m.id}@${host}>`, textBody: mailbox ? rendered.text : null, htmlBody: mailbox ? rendered.html : null },
-      ['token'],
+    const recorded = await recordSent(leaseEnds, () =>
+      repo.markSent(
+        id,
+        claimId,
+        { transport: mailer.kind, subject: rendered.subject, messageId: `<${m.id}@${host}>`, textBody: mailbox ? rendered.text : null, htmlBody: mailbox ? rendered.html : null },
+        ['token'],
+      ),
     );
     if (!recorded) log.warn({ outboxId: id }, 'e-mail sent after its lease ran out; another worker may send it again');
     log.info({ outboxId: id, template: m.template, transport: mailer.kind }, 'e-mail sent');

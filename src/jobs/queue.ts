@@ -5,6 +5,8 @@ import pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import type { Log } from '../email/outbox.service.ts';
+import { isDependencyDown } from '../errors.ts';
+import { BackoffNotificationChannel } from './notification-channel.ts';
 
 /** Agenda's table when JOBS_BACKEND=postgres, created by migrations/20261124000200_email.ts. */
 export const AGENDA_TABLE = 'agenda_jobs';
@@ -43,21 +45,23 @@ export interface JobQueue {
 interface Store {
   backend: AgendaBackend;
   /** LISTEN/NOTIFY wakes workers at once; without it (embedded, MongoDB) they poll. */
-  notifies: boolean;
+  channel?: BackoffNotificationChannel;
   close(): Promise<void>;
   ping(): Promise<void>;
 }
 
-async function postgresStore(database: Database, log: Log): Promise<Store> {
+async function postgresStore(database: Database, onError: (err: Error) => void): Promise<Store> {
   // A pool of our own, small: the embedded database serves few connections, all multiplexed.
   const pool = new pg.Pool({ connectionString: database.url, max: database.embedded ? 1 : 4, connectionTimeoutMillis: 5000 });
-  pool.on('error', (err) => log.warn({ err: err.message }, 'job store connection lost'));
+  // An idle connection lost (one line per connection, before): counted with the store's errors.
+  pool.on('error', onError);
   await pool.query('select 1');
   // PGlite's socket does not carry NOTIFY from one connection to another, so embedded workers
   // find their jobs by polling (processEvery) alone.
-  const notifies = !database.embedded;
-  const backend = new PostgresBackend({ pool, tableName: AGENDA_TABLE, channelName: AGENDA_TABLE, ensureSchema: false, disableNotifications: !notifies });
-  return { backend, notifies, close: () => pool.end(), ping: async () => void (await pool.query('select 1')) };
+  // The channel is ours rather than the backend's: the backend's never backs off (notification-channel.ts).
+  const channel = database.embedded ? undefined : new BackoffNotificationChannel(pool, AGENDA_TABLE);
+  const backend = new PostgresBackend({ pool, tableName: AGENDA_TABLE, ensureSchema: false, disableNotifications: true });
+  return { backend, channel, close: () => pool.end(), ping: async () => void (await pool.query('select 1')) };
 }
 
 async function mongoStore(url: string): Promise<Store> {
@@ -71,10 +75,52 @@ async function mongoStore(url: string): Promise<Store> {
   }
   return {
     backend: new MongoBackend({ mongo: client.db() }),
-    notifies: false,
     close: () => client.close(),
     ping: async () => void (await client.db().command({ ping: 1 })),
   };
+}
+
+/**
+ * Agenda reports each failed poll of the job store: during an outage, several lines every
+ * `processEvery`. The store being down is logged when it starts and, with a count, once no
+ * error came for `quietMs` (issue 15, finding 9); any other error is logged as it comes.
+ */
+function jobStoreErrorLog(log: Log, quietMs: number) {
+  let failed = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return (err: Error) => {
+    if (!isDependencyDown(err)) return log.error({ err: err.message }, 'job store error');
+    if (failed++ === 0) log.error({ err: err.message }, 'job store unavailable; its errors are counted until it answers');
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      log.warn({ errors: failed }, 'job store answers again (no errors for a while)');
+      failed = 0;
+    }, quietMs).unref();
+  };
+}
+
+/**
+ * The channel reconnects by itself after a lost connection; unheard, its 'error' event would end
+ * the process over a database blip. Logged once when it is lost and once when it is back (not
+ * per failed attempt: issue 15, finding 9); jobs are found by polling meanwhile.
+ */
+function logChannelState(channel: BackoffNotificationChannel, log: Log) {
+  let lastError: string | undefined;
+  let lostAt = 0;
+  channel.on('error', (err: Error) => {
+    lastError = err.message;
+    // Connected still once the error's own handling is done: a notification failed, not the connection.
+    if (channel.state === 'connected') setImmediate(() => channel.state === 'connected' && log.warn({ err: err.message }, 'job notification failed'));
+  });
+  channel.on('stateChange', (state: string) => {
+    if (state === 'reconnecting') {
+      lostAt = Date.now();
+      log.warn({ err: lastError }, 'job notification channel lost its connection; polling until it is back');
+    } else if (state === 'connected' && lostAt) {
+      log.warn({ attempts: channel.attempts, seconds: Math.round((Date.now() - lostAt) / 1000) }, 'job notification channel is connected again');
+      lostAt = 0;
+    }
+  });
 }
 
 /**
@@ -83,25 +129,23 @@ async function mongoStore(url: string): Promise<Store> {
  * there would be an unhandled rejection, not an error to report).
  */
 export async function openJobQueue({ config, database, log }: { config: Config; database: Database; log: Log }): Promise<JobQueue> {
-  const store = config.jobsBackend === 'mongodb' ? await mongoStore(config.mongodbUrl!) : await postgresStore(database, log);
+  const storeError = jobStoreErrorLog(log, 2 * config.jobs.processEveryMs + 1_000);
+  const store = config.jobsBackend === 'mongodb' ? await mongoStore(config.mongodbUrl!) : await postgresStore(database, storeError);
+  const { channel } = store;
   const agenda = new Agenda({
     backend: store.backend,
+    notificationChannel: channel,
     name: `gatehouse@${hostname()}:${process.pid}`,
     processEvery: config.jobs.processEveryMs,
     defaultConcurrency: config.jobs.concurrency,
   });
-  agenda.on('error', (err: Error) => log.error({ err: err.message }, 'job store error'));
+  agenda.on('error', storeError);
   await agenda.ready;
 
+  if (channel) logChannelState(channel, log);
   // A process that only enqueues still announces its jobs, so that workers start them at once.
-  const channel = store.backend.notificationChannel;
-  // The channel reconnects by itself after a lost connection; unheard, its 'error' event would
-  // end the process over a database blip. Jobs are still found by polling meanwhile.
-  (channel as unknown as import('node:events').EventEmitter | undefined)?.on?.('error', (err: Error) =>
-    log.warn({ err: err.message }, 'job notification channel lost its connection; polling until it is back'),
-  );
   let announcing = false;
-  if (store.notifies && channel) {
+  if (channel) {
     await channel.connect();
     announcing = true;
   }

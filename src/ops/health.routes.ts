@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { RETRY_AFTER_SECONDS } from '../http/errors.ts';
 
 /** A named dependency check for /readyz; resolves when the dependency answers. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -15,25 +16,32 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-/** `/healthz`: the process is alive. `/readyz`: every dependency answers, else 503 naming it. */
+/**
+ * `/healthz`: the process is alive. `/readyz`: every dependency answers, else 503 naming it
+ * (CONTRACT.md: `{"status": "ok"|"unavailable", "checks": {name: "ok"|"unavailable"}}`). Why
+ * one failed is not told: this answer is public and error messages name hosts (the
+ * outage log of the failing requests says it).
+ */
 export async function healthRoutes(app: FastifyInstance, { checks }: { checks: Record<string, ReadinessCheck> }) {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', async (request, reply) => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         try {
           await withTimeout(check(), CHECK_TIMEOUT_MS);
           return [name, 'ok'] as const;
         } catch (err) {
-          return [name, `failing: ${(err as Error).message}`] as const;
+          request.log.debug({ check: name, err: (err as Error).message }, 'readiness check failed');
+          return [name, 'unavailable'] as const;
         }
       }),
     );
-    const failing = results.filter(([, state]) => state !== 'ok').map(([name]) => name);
+    const ready = results.every(([, state]) => state === 'ok');
+    if (!ready) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     return reply
-      .code(failing.length ? 503 : 200)
+      .code(ready ? 200 : 503)
       .header('cache-control', 'no-store')
-      .send({ status: failing.length ? 'unavailable' : 'ready', failing, checks: Object.fromEntries(results) });
+      .send({ status: ready ? 'ok' : 'unavailable', checks: Object.fromEntries(results) });
   });
 }

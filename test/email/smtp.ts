@@ -83,6 +83,8 @@ export class TestSmtp {
   acceptDelayMs = 0;
   /** Messages whose DATA began, answered or not. */
   dataStarted = 0;
+  /** Runs when a message has arrived, before the server answers that it took it (in 'accept' mode). */
+  beforeAnswer?: () => Promise<void>;
   port = 0;
   private server?: SMTPServer;
   private waiters: (() => void)[] = [];
@@ -121,7 +123,7 @@ export class TestSmtp {
           const accept = () => {
             this.received.push(parse(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address)));
             this.notify();
-            callback();
+            void (this.beforeAnswer?.() ?? Promise.resolve()).then(() => callback());
           };
           if (this.acceptDelayMs > 0) setTimeout(accept, this.acceptDelayMs);
           else accept();

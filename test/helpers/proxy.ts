@@ -7,7 +7,9 @@ import { createServer, connect, type Socket } from 'node:net';
 export async function tcpProxy(target: { host: string; port: number }) {
   const sockets = new Set<Socket>();
   let open = true;
+  const counts = { connections: 0 };
   const server = createServer((client) => {
+    counts.connections++;
     if (!open) return client.destroy();
     const upstream = connect(target);
     sockets.add(client).add(upstream);
@@ -23,6 +25,10 @@ export async function tcpProxy(target: { host: string; port: number }) {
   const { port } = server.address() as { port: number };
   return {
     port,
+    /** Connections made to the proxy so far, refused ones included (reconnect attempts, say). */
+    get connections() {
+      return counts.connections;
+    },
     /** Cuts every connection and refuses new ones until `resume`. */
     cut() {
       open = false;

@@ -4,6 +4,13 @@ import { createClient } from '../helpers/fixtures.ts';
 import { tcpProxy } from '../helpers/proxy.ts';
 import { TEST_REDIS_URL, useServer } from '../helpers/server.ts';
 
+/** CONTRACT.md: `{"status": "ok"|"unavailable", "checks": {"database": ..., "redis": ..., "jobs": ...}}`. */
+interface Readiness {
+  status: string;
+  checks: Record<string, string>;
+}
+const failing = (r: Readiness) => Object.keys(r.checks).filter((name) => r.checks[name] !== 'ok');
+
 describe('/healthz and /readyz', { skip: !TEST_REDIS_URL && 'needs REDIS_URL' }, () => {
   let proxy: Awaited<ReturnType<typeof tcpProxy>>;
   before(async () => {
@@ -27,14 +34,17 @@ describe('/healthz and /readyz', { skip: !TEST_REDIS_URL && 'needs REDIS_URL' },
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     const ready = await fetch(`${server.url}/readyz`);
     assert.equal(ready.status, 200);
-    const readyBody = (await ready.json()) as { failing: string[]; checks: Record<string, string> };
-    assert.deepEqual(readyBody.failing, []);
+    const readyBody = (await ready.json()) as Readiness;
+    assert.equal(readyBody.status, 'ok');
+    assert.deepEqual(failing(readyBody), []);
     assert.deepEqual(Object.keys(readyBody.checks).sort(), ['database', 'jobs', 'redis'], 'database, Redis and the job store are checked');
 
     proxy.cut();
     const down = await fetch(`${server.url}/readyz`);
     assert.equal(down.status, 503);
-    assert.deepEqual(((await down.json()) as { failing: string[] }).failing, ['redis']);
+    const downBody = (await down.json()) as Readiness;
+    assert.deepEqual(downBody, { status: 'unavailable', checks: { database: 'ok', jobs: 'ok', redis: 'unavailable' } }, 'CONTRACT.md: names Redis');
+    assert.deepEqual(failing(downBody), ['redis']);
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200, 'alive even when a dependency is not');
 
     // OIDC storage in Redis is down: discovery still answers (no storage), a token request fails clearly.
@@ -80,8 +90,9 @@ describe('/readyz when Postgres stops answering', { skip: !process.env.DATABASE_
       proxy.cut();
       const down = await fetch(`${server.url}/readyz`);
       assert.equal(down.status, 503);
-      const body = (await down.json()) as { failing: string[] };
-      assert.ok(body.failing.includes('database'));
+      const body = (await down.json()) as Readiness;
+      assert.equal(body.status, 'unavailable');
+      assert.ok(failing(body).includes('database'));
       const page = await fetch(`${server.url}/.well-known/openid-configuration`);
       assert.equal(page.status, 200, 'discovery needs no database');
       const token = await fetch(`${server.url}/token`, {
