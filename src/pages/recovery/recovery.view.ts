@@ -4,7 +4,7 @@ import { translate } from '../../http/views.ts';
 export const RECOVERY_TEMPLATES = { request: 'email-form', reset: 'reset-password', notice: 'notice' } as const;
 
 /** `/forgot-password`: the address to send a reset link to. */
-export function forgotForm({ captcha, email, error }: { captcha?: unknown; email?: string; error?: string } = {}) {
+export function forgotForm({ captcha, email, error, fields }: { captcha?: unknown; email?: string; error?: string; fields?: Record<string, string> } = {}) {
   return {
     title: translate('forgot.title'),
     intro: translate('forgot.intro'),
@@ -13,6 +13,7 @@ export function forgotForm({ captcha, email, error }: { captcha?: unknown; email
     captcha,
     ...(email !== undefined ? { email } : {}),
     ...(error !== undefined ? { error } : {}),
+    ...(fields !== undefined ? { fields } : {}),
   };
 }
 
