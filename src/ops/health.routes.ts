@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { NO_INPUT } from '../http/schemas.ts';
 
 /** A named dependency check for /readyz; resolves when the dependency answers. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -17,9 +18,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /** `/healthz`: the process is alive. `/readyz`: every dependency answers, else 503 naming it. */
 export async function healthRoutes(app: FastifyInstance, { checks }: { checks: Record<string, ReadinessCheck> }) {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: NO_INPUT }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', { schema: NO_INPUT }, async (_request, reply) => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         try {
