@@ -14,6 +14,7 @@ import { createFirstPartyContext, type FirstPartyContext } from './first-party/c
 import { createSessionReader } from './first-party/session.ts';
 import { boundConnections, connectionOptions } from './http/connections.ts';
 import { answerFrameworkError, registerErrorHandlers } from './http/errors.ts';
+import { useRouteSchemas } from './http/schemas.ts';
 import { registerViews } from './http/views.ts';
 import { openJobs, type Jobs } from './jobs/jobs.ts';
 import { createOidcHost, type OidcHost } from './oidc/host.ts';
@@ -74,6 +75,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     ...connectionOptions(config.http),
   });
   boundConnections(app, config.http);
+  // Before any route: every route's schema is zod's, and a failure is our ValidationError.
+  useRouteSchemas(app);
   const https = config.issuer.startsWith('https:');
 
   // --- services ---

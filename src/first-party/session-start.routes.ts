@@ -1,4 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { queryText } from '../http/schemas.ts';
 import { AppError } from '../errors.ts';
 import { translate } from '../http/views.ts';
 import { randomToken } from '../crypto/secret-box.ts';
@@ -21,6 +24,13 @@ type StartOptions = Pick<FirstPartyDeps, 'config' | 'host' | 'clients' | 'contex
 
 const STATE_RE = /^[A-Za-z0-9_-]{16,64}$/;
 
+// Absent values are the handlers' to refuse, with the error page each one has always given.
+const startSchema = { querystring: z.looseObject({ client_id: queryText.optional(), return_to: queryText.optional() }) };
+/** RFC 6749 §4.1.2 and §4.1.2.1, RFC 9207 `iss`: what the provider sends back (others ignored). */
+const callbackSchema = {
+  querystring: z.looseObject({ state: queryText.optional(), code: queryText.optional(), error: queryText.optional(), iss: queryText.optional() }),
+};
+
 /**
  * `GET /session/start` and its callback: the hosted login for a first-party app, as a code
  * flow against Gatehouse itself. The flow's state lives in a signed cookie named by `state`
@@ -30,7 +40,8 @@ const STATE_RE = /^[A-Za-z0-9_-]{16,64}$/;
  * These are pages, not API: every failure is an error page, and nothing ever redirects to a
  * `return_to` that is not exactly one of the client's registered redirect URIs.
  */
-export async function sessionStartRoutes(app: FastifyInstance, { sessions, cookies, config, host, clients, context }: StartOptions) {
+export async function sessionStartRoutes(scope: FastifyInstance, { sessions, cookies, config, host, clients, context }: StartOptions) {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
   const { keys } = context;
   const { issuer } = config;
 
@@ -47,8 +58,8 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
       });
   }
 
-  function readFlow(request: FastifyRequest, state: unknown): Flow | undefined {
-    if (typeof state !== 'string' || !STATE_RE.test(state)) return undefined;
+  function readFlow(request: FastifyRequest, state: string | undefined): Flow | undefined {
+    if (state === undefined || !STATE_RE.test(state)) return undefined;
     const raw = request.cookies[`${FLOW_COOKIE_PREFIX}${state}`];
     const unsigned = raw ? request.unsignCookie(raw) : undefined;
     if (!unsigned?.valid || !unsigned.value) return undefined;
@@ -61,10 +72,11 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
     return undefined;
   }
 
-  app.get<{ Querystring: { client_id?: unknown; return_to?: unknown } }>('/start', { errorHandler: errorPage }, async (request, reply) => {
+  // A schema failure is an error page too (the route's error handler).
+  app.get('/start', { schema: startSchema, errorHandler: errorPage }, async (request, reply) => {
     const client = await firstPartyClient(clients, request.query.client_id);
     const returnTo = request.query.return_to;
-    if (typeof returnTo !== 'string' || !registeredRedirectUris(client).includes(returnTo)) throw new ReturnToError();
+    if (returnTo === undefined || !registeredRedirectUris(client).includes(returnTo)) throw new ReturnToError();
     const grantTypes = Array.isArray(client.grant_types) ? client.grant_types : ['authorization_code'];
     if (!grantTypes.includes('authorization_code') || !EXCHANGE_AUTH_METHODS.includes(String(client.token_endpoint_auth_method ?? 'client_secret_basic'))) {
       throw new UnsupportedClientError();
@@ -75,13 +87,13 @@ export async function sessionStartRoutes(app: FastifyInstance, { sessions, cooki
     return reply.redirect(authorizationUrl({ issuer, client, state, verifier: flow.verifier }), 303);
   });
 
-  app.get<{ Querystring: Record<string, unknown> }>('/callback', { errorHandler: errorPage }, async (request, reply) => {
+  app.get('/callback', { schema: callbackSchema, errorHandler: errorPage }, async (request, reply) => {
     const { state, code, error, iss } = request.query;
     const flow = readFlow(request, state);
     if (!flow) throw new LoginFlowError('LOGIN_FLOW_EXPIRED');
-    reply.clearCookie(`${FLOW_COOKIE_PREFIX}${state as string}`, cookies.flow);
+    reply.clearCookie(`${FLOW_COOKIE_PREFIX}${state!}`, cookies.flow);
     // `error`: the person cancelled, or the provider refused. `iss`: RFC 9207, the answer is ours.
-    if (error !== undefined || iss !== issuer || typeof code !== 'string') throw new LoginFlowError('LOGIN_FAILED', flow.returnTo);
+    if (error !== undefined || iss !== issuer || code === undefined) throw new LoginFlowError('LOGIN_FAILED', flow.returnTo);
     const client = await firstPartyClient(clients, flow.clientId);
 
     // The provider's session and grant behind this code: signing out of the app ends them too.

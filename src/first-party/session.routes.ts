@@ -2,6 +2,8 @@ import fastifyCors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError } from '../errors.ts';
 import { isPlausibleIdentifier } from '../identifiers.ts';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonBody, NO_INPUT, optionalJsonText, requiredJsonText } from '../http/schemas.ts';
 import { requestContext } from '../security/events.ts';
 import { sessionScope } from './code-flow.ts';
 import type { FirstPartyDeps } from './context.ts';
@@ -19,7 +21,10 @@ export interface SessionRoutesOptions extends FirstPartyDeps {
   cookies: CookieOptions;
 }
 
-type LoginBody = { client_id?: unknown; login?: unknown; password?: unknown; captcha?: unknown };
+/** CONTRACT.md `POST /session/login`: a missing field is `required`, a wrong-typed one `must be a string`. */
+const loginSchema = {
+  body: jsonBody({ client_id: requiredJsonText, login: requiredJsonText, password: requiredJsonText, captcha: optionalJsonText }),
+};
 
 /** The JSON body of GET /session, and of a successful login or refresh. */
 function sessionBody(user: SessionUser, clientId: string, expiresAt: number) {
@@ -37,7 +42,8 @@ function sessionBody(user: SessionUser, clientId: string, expiresAt: number) {
  * fetch set `referrerPolicy: 'same-origin'` on the request, which makes the browser send
  * their real Origin. CORS with credentials is granted to exactly the same origins.
  */
-export async function sessionRoutes(app: FastifyInstance, options: SessionRoutesOptions) {
+export async function sessionRoutes(scope: FastifyInstance, options: SessionRoutesOptions) {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
   const { sessions, cookies, config, accounts, clients, passwordLogin, reader } = options;
   const { repo } = options.context;
 
@@ -82,32 +88,27 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
     return reply.send(sessionBody(sessionUserOf(account), session.family.clientId, session.accessToken.expiresAt));
   }
 
-  app.get('/', async (request) => {
+  app.get('/', { schema: NO_INPUT }, async (request) => {
     const session = await reader.session(request);
     if (!session) throw new UnauthenticatedError();
     return sessionBody(session.user, session.token.client_id, session.token.exp);
   });
 
-  app.post<{ Body: LoginBody }>('/login', async (request, reply) => {
-    const { client_id: clientId, login, password, captcha } = (request.body ?? {}) as LoginBody;
-    const fields: Record<string, string> = {};
-    if (typeof clientId !== 'string' || !clientId) fields.client_id = 'required';
-    if (typeof login !== 'string' || !login) fields.login = 'required';
-    else if (!isPlausibleIdentifier(login.trim())) fields.login = 'not an e-mail address or username';
-    if (typeof password !== 'string' || !password) fields.password = 'required';
-    if (captcha !== undefined && captcha !== null && typeof captcha !== 'string') fields.captcha = 'must be a string';
-    if (Object.keys(fields).length) throw new ValidationError(fields);
+  app.post('/login', { schema: loginSchema }, async (request, reply) => {
+    const { client_id: clientId, login, password, captcha } = request.body;
+    if (!isPlausibleIdentifier(login.trim())) throw new ValidationError({ login: 'not an e-mail address or username' });
     const client = await firstPartyClient(clients, clientId);
     // The hosted login's rules (throttle, captcha, events); a JSON login verifies a captcha every time.
     const account = await passwordLogin(
       requestContext(request),
-      { login: login as string, captchaToken: captcha, alwaysCaptcha: true, clientId: client.client_id },
-      () => accounts.authenticate(login as string, password as string),
+      { login, captchaToken: captcha, alwaysCaptcha: true, clientId: client.client_id },
+      () => accounts.authenticate(login, password),
     );
     return respond(reply, await sessions.open({ accountId: account.id, clientId: client.client_id, scope: sessionScope(client) }));
   });
 
-  app.post('/refresh', async (request, reply) => {
+  // The refresh token is the cookie, never the body: a body is ignored.
+  app.post('/refresh', { schema: NO_INPUT }, async (request, reply) => {
     try {
       const token = request.cookies[REFRESH_COOKIE];
       if (!token) throw new RefreshError('NO_REFRESH_TOKEN');
@@ -119,7 +120,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
     }
   });
 
-  app.post('/logout', async (request, reply) => {
+  app.post('/logout', { schema: NO_INPUT }, async (request, reply) => {
     await sessions.logout(request.cookies[REFRESH_COOKIE]);
     clearSessionCookies(reply, cookies);
     return reply.code(204).send();

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { OidcHost } from './host.ts';
 import { AppError } from '../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../http/errors.ts';
@@ -15,6 +16,11 @@ const BROWSER_ROUTES = new Set<string>([OIDC_ROUTES.authorization, `${OIDC_ROUTE
  * request bodies itself, so this scope has no body parser: Fastify leaves the stream alone.
  * Responses are written by the provider straight to the socket (reply.hijack), so Fastify
  * hooks do not see them; headers it must carry are set by provider middleware instead.
+ *
+ * No route schemas on the provider's routes (issue 8): oidc-provider validates its own
+ * parameters and answers a bad one the way each spec says (RFC 6749 §4.1.2.1 and §5.2, OIDC
+ * Core §3.1.2.6: a redirect with `error=` or an `invalid_request` JSON body). A Fastify 400
+ * before it would change those answers. Only the form-POST-as-GET routes below are Gatehouse's.
  */
 export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHost }) {
   app.removeAllContentTypeParsers();
@@ -56,9 +62,11 @@ export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHos
   // that SameSite=Lax cookies go with.
   await app.register(async (post) => {
     post.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 32 * 1024 }, (_req, body, done) => done(null, body));
+    // The form, unparsed (the provider reads its parameters at the GET endpoint); none without a form content type.
+    const schema = { body: z.string().nullish() };
     for (const url of POST_AS_GET) {
-      post.post<{ Body: string }>(url, { config: { oauth: 'page' as const } }, async (request, reply) => {
-        const params = new URLSearchParams(typeof request.body === 'string' ? request.body : '');
+      post.post<{ Body: string | null | undefined }>(url, { schema, config: { oauth: 'page' as const } }, async (request, reply) => {
+        const params = new URLSearchParams(request.body ?? '');
         return reply.redirect(`${url}?${params}`, 303);
       });
     }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { RETRY_AFTER_SECONDS } from '../http/errors.ts';
+import { NO_INPUT } from '../http/schemas.ts';
 
 /** A named dependency check for /readyz; resolves when the dependency answers. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -23,9 +24,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * outage log of the failing requests says it).
  */
 export async function healthRoutes(app: FastifyInstance, { checks }: { checks: Record<string, ReadinessCheck> }) {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: NO_INPUT }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (request, reply) => {
+  app.get('/readyz', { schema: NO_INPUT }, async (request, reply) => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         try {

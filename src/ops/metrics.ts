@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { NO_INPUT } from '../http/schemas.ts';
 
 /**
  * What Gatehouse counts (CONTRACT.md "Metrics"), in one registry per process part: the web app
@@ -102,7 +103,7 @@ export async function metricsRoutes(app: FastifyInstance, { metrics, separatePor
     });
   });
   if (separatePort) return;
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { schema: NO_INPUT }, async (_request, reply) => {
     const { type, body } = await exposition(metrics);
     // Prometheus text is neither HTML nor JSON, which the headers plugin marks no-store itself.
     return reply.header('content-type', type).header('cache-control', 'no-store').send(body);

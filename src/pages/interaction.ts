@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errors, type InteractionResults } from 'oidc-provider';
+import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { translate } from '../http/views.ts';
 import type { OidcHost } from '../oidc/host.ts';
@@ -13,6 +14,9 @@ import type { OidcHost } from '../oidc/host.ts';
 export interface InteractionParams {
   uid: string;
 }
+
+/** `/interaction/:uid`: any uid is looked up (an unknown one is `interactionExpired`); the router caps its length. */
+export const interactionParams = z.object({ uid: z.string() });
 
 /** An interaction that is gone, or not this browser's: an error page, never a half-done sign-in. */
 export function interactionExpired() {

@@ -127,4 +127,14 @@ describe(`/account: name, password, other sessions (${STORAGE})`, () => {
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/login');
   });
+  test('a field sent twice (issue 8): the account page again with the field marked, nothing changed', async () => {
+    const user = await createUser(server, { name: 'Kept Name' });
+    const { browser, page } = await openAccount(user);
+    const form = forms(page.body, page.url).find((f) => 'name' in f.fields)!;
+    const res = await browser.request(form.action, { form: [['_csrf', form.fields._csrf!], ['name', 'One'], ['name', 'Two']] });
+    assert.equal(res.status, 400);
+    // Marked for what it is (a list), not read as an empty name.
+    assert.match(res.body, /<input name="name"[^>]*aria-invalid="true"[^>]*>\s*<small class="field-error">[^<]*only once/, 'the name field is marked');
+    assert.equal((await server.services.accounts.findById(user.id))!.name, 'Kept Name');
+  });
 });

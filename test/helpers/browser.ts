@@ -74,7 +74,8 @@ export class Browser {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
+  /** `form` as pairs sends a field more than once (`email=a&email=b`). */
+  async request(url: string, init: { method?: string; form?: Record<string, string> | [string, string][]; headers?: Record<string, string> } = {}): Promise<Page> {
     const u = new URL(url);
     const headers: Record<string, string> = { accept: 'text/html', ...init.headers };
     const cookie = this.cookieHeader(u);

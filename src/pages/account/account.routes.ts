@@ -1,8 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { SelfService } from '../../accounts/self-service/self-service.ts';
 import { changePassword, signOutEverywhere, updateName } from '../../accounts/settings/settings.service.ts';
 import { ValidationError } from '../../errors.ts';
 import type { SessionUser } from '../../first-party/session.ts';
+import { failedSchema, formBody, formRoute, formText, queryText } from '../../http/schemas.ts';
 import { PASSWORD_CHANGED, SESSIONS_REVOKED, type SecurityEvents, type SecurityEventType } from '../../security/events.ts';
 import { auditOf, field, page } from '../page.ts';
 import { ACCOUNT_TEMPLATES, accountView, savedName, signedOut } from './account.view.ts';
@@ -18,6 +21,16 @@ export interface AccountOptions {
 const DONE = { name: '/account?done=name', password: '/account/signed-out?why=password', sessions: '/account/signed-out?why=sessions' } as const;
 const AUDITED: Partial<Record<keyof typeof DONE, SecurityEventType>> = { password: PASSWORD_CHANGED, sessions: SESSIONS_REVOKED };
 
+// What each form posts (besides `_csrf`); the rules of a good name or password are src/accounts/settings'.
+const FORMS = {
+  name: { body: formBody({ name: formText.optional() }) },
+  password: { body: formBody({ password: formText.optional(), new_password: formText.optional() }) },
+  sessions: { body: formBody({}) },
+};
+// Where the account page says what just happened: anything else shows the plain page.
+const pageSchema = { querystring: z.looseObject({ done: queryText.optional() }) };
+const signedOutSchema = { querystring: z.looseObject({ why: queryText.optional() }) };
+
 /**
  * `/account`: the signed-in user (the first-party `gatehouse_at` cookie, issue 4) changes name
  * and password and signs out of other sessions. Not signed in: `/login`, which comes back here.
@@ -26,7 +39,8 @@ const AUDITED: Partial<Record<keyof typeof DONE, SecurityEventType>> = { passwor
  * (src/accounts/revocation), which first-party sessions honour too: the session making the
  * change ends with the others, and the person signs in again.
  */
-export async function accountRoutes(app: FastifyInstance, { selfService, events, currentUser }: AccountOptions) {
+export async function accountRoutes(scope: FastifyInstance, { selfService, events, currentUser }: AccountOptions) {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
   const toLogin = (reply: FastifyReply) => reply.redirect('/login', 303);
 
   async function render(reply: FastifyReply, accountId: string, extra: Record<string, unknown> = {}, status = 200) {
@@ -41,6 +55,7 @@ export async function accountRoutes(app: FastifyInstance, { selfService, events,
       const user = await currentUser(request);
       if (!user) return toLogin(reply);
       try {
+        failedSchema(request);
         await run(user.sub, request.body ?? {});
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
@@ -53,17 +68,17 @@ export async function accountRoutes(app: FastifyInstance, { selfService, events,
     };
   }
 
-  app.get<{ Querystring: { done?: unknown } }>('/account', async (request, reply) => {
+  app.get('/account', { schema: pageSchema }, async (request, reply) => {
     const user = await currentUser(request);
     if (!user) return toLogin(reply);
     return render(reply, user.sub, request.query.done === 'name' ? savedName() : {});
   });
 
-  app.get<{ Querystring: { why?: unknown } }>('/account/signed-out', async (request, reply) => {
+  app.get('/account/signed-out', { schema: signedOutSchema }, async (request, reply) => {
     return page(reply, ACCOUNT_TEMPLATES.notice, signedOut(request.query.why === 'password' ? 'password' : 'sessions'));
   });
 
-  app.post('/account/profile', change('name', (accountId, body) => updateName(selfService, accountId, field(body.name))));
-  app.post('/account/password', change('password', (accountId, body) => changePassword(selfService, accountId, { password: field(body.password), newPassword: field(body.new_password) })));
-  app.post('/account/sessions', change('sessions', (accountId) => signOutEverywhere(selfService, accountId)));
+  app.post('/account/profile', formRoute(FORMS.name), change('name', (accountId, body) => updateName(selfService, accountId, field(body.name))));
+  app.post('/account/password', formRoute(FORMS.password), change('password', (accountId, body) => changePassword(selfService, accountId, { password: field(body.password), newPassword: field(body.new_password) })));
+  app.post('/account/sessions', formRoute(FORMS.sessions), change('sessions', (accountId) => signOutEverywhere(selfService, accountId)));
 }

@@ -1,16 +1,19 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { AppError } from '../../errors.ts';
 import { translate } from '../../http/views.ts';
 import type { OidcHost } from '../../oidc/host.ts';
-import { finishInteraction, interactionDetails, type InteractionParams } from '../interaction.ts';
+import { finishInteraction, interactionDetails, interactionParams } from '../interaction.ts';
 
 /**
  * Consent (`POST /interaction/:uid/confirm`): the signed-in person allows a third-party client
  * what it asked for. The page itself is shown by GET /interaction/:uid (src/pages/login), which
  * is where oidc-provider sends the browser for every step; first-party clients never get here.
  */
-export async function consentRoutes(app: FastifyInstance, { host }: { host: OidcHost }) {
-  app.post<{ Params: InteractionParams }>('/interaction/:uid/confirm', async (request, reply) => {
+export async function consentRoutes(scope: FastifyInstance, { host }: { host: OidcHost }) {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  // The form has no fields: what is granted is what the interaction asked for, never the body.
+  app.post('/interaction/:uid/confirm', { schema: { params: interactionParams } }, async (request, reply) => {
     const interaction = await interactionDetails(host, request, reply);
     if (interaction.prompt.name !== 'consent' || !interaction.session) {
       throw new AppError('INTERACTION_STATE', 400, translate('error.interaction_expired'));

@@ -1,17 +1,20 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Accounts } from '../../accounts/accounts.service.ts';
 import type { PasswordLogin } from '../../accounts/passwords/password-login.ts';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import { SESSION_PREFIX } from '../../first-party/client-metadata.ts';
+import { failedSchema, formBody, formRoute, formText, queryText } from '../../http/schemas.ts';
 import { translate } from '../../http/views.ts';
 import type { OidcHost } from '../../oidc/host.ts';
 import type { CaptchaVerifier } from '../../security/captcha.ts';
 import { requestContext } from '../../security/events.ts';
 import type { LoginThrottle } from '../../security/login-throttle.ts';
 import { CONSENT_TEMPLATE, consentView } from '../consent/consent.view.ts';
-import { clientNameOf, finishInteraction, interactionDetails, type InteractionParams } from '../interaction.ts';
-import { captchaWidget } from '../page.ts';
+import { clientNameOf, finishInteraction, interactionDetails, interactionParams } from '../interaction.ts';
+import { captchaWidget, field } from '../page.ts';
 import { LOGIN_TEMPLATE, loginView } from './login.view.ts';
 
 export interface LoginOptions {
@@ -23,7 +26,11 @@ export interface LoginOptions {
   throttle: LoginThrottle;
 }
 
-type LoginBody = { login?: unknown; password?: unknown };
+// `verified=1`: back from a confirmation link (src/pages/verification); repeating it is harmless.
+const pageSchema = { params: interactionParams, querystring: z.looseObject({ verified: z.union([queryText, z.array(queryText)]).optional() }) };
+// A wrong or missing login or password is the credentials' answer (no enumeration): the schema
+// only refuses what is not one string. A NUL in `login` is a wrong login, not a form error.
+const loginSchema = { params: interactionParams, body: formBody({ login: formText.optional(), password: formText.optional() }) };
 
 /**
  * Signing in. `GET /interaction/:uid` is where oidc-provider sends the browser for each step of
@@ -32,14 +39,15 @@ type LoginBody = { login?: unknown; password?: unknown };
  * src/accounts/passwords/password-login.ts; `/abort` cancels the sign-in (from either page).
  * `GET /login` is Gatehouse's own sign-in, to `/account`.
  */
-export async function loginRoutes(app: FastifyInstance, { config, host, accounts, passwordLogin, captcha, throttle }: LoginOptions) {
+export async function loginRoutes(scope: FastifyInstance, { config, host, accounts, passwordLogin, captcha, throttle }: LoginOptions) {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
   /** The widget to show when the next attempt for this login will need a captcha. */
   async function captchaFor(login: string, ip: string) {
     if (!captcha.enabled || !login) return undefined;
     return (await throttle.peek(login, ip)).captchaRequired ? captchaWidget(captcha) : undefined;
   }
 
-  app.get<{ Params: InteractionParams; Querystring: { verified?: unknown } }>('/interaction/:uid', async (request, reply) => {
+  app.get('/interaction/:uid', { schema: pageSchema }, async (request, reply) => {
     const interaction = await interactionDetails(host, request, reply);
     const clientName = await clientNameOf(host, interaction.params.client_id);
     if (interaction.prompt.name === 'login') {
@@ -51,16 +59,17 @@ export async function loginRoutes(app: FastifyInstance, { config, host, accounts
       .view(CONSENT_TEMPLATE, consentView({ uid: interaction.uid, clientName, accountEmail: account?.email, scope: interaction.params.scope }));
   });
 
-  app.post<{ Params: InteractionParams; Body: LoginBody }>('/interaction/:uid/login', async (request, reply) => {
+  app.post('/interaction/:uid/login', formRoute(loginSchema), async (request, reply) => {
     const interaction = await interactionDetails(host, request, reply);
     if (interaction.prompt.name !== 'login') throw new AppError('INTERACTION_STATE', 400, translate('error.interaction_expired'));
-    const { login, password } = request.body ?? {};
-    const loginText = typeof login === 'string' ? login : '';
+    // Read as field(): when the schema refused the body, it is the body as it came.
+    const loginText = field(request.body.login);
     try {
+      failedSchema(request);
       const account = await passwordLogin(
         requestContext(request),
         { login: loginText, captchaToken: captcha.tokenFrom(request.body), clientId: String(interaction.params.client_id) },
-        () => accounts.authenticate(loginText, typeof password === 'string' ? password : ''),
+        () => accounts.authenticate(loginText, field(request.body.password)),
       );
       return await finishInteraction(host, request, reply, { login: { accountId: account.id, amr: ['pwd'] } });
     } catch (err) {
@@ -70,6 +79,7 @@ export async function loginRoutes(app: FastifyInstance, { config, host, accounts
         clientName: await clientNameOf(host, interaction.params.client_id),
         error: err.message,
         code: err.code,
+        fields: err.fields,
         login: loginText || undefined,
         captcha: await captchaFor(loginText, request.ip),
       });
@@ -77,15 +87,15 @@ export async function loginRoutes(app: FastifyInstance, { config, host, accounts
     }
   });
 
-  app.post<{ Params: InteractionParams }>('/interaction/:uid/abort', async (request, reply) => {
+  app.post('/interaction/:uid/abort', { schema: { params: interactionParams } }, async (request, reply) => {
     await interactionDetails(host, request, reply);
     return finishInteraction(host, request, reply, { error: 'access_denied', error_description: 'End-User aborted interaction' });
   });
 
   // CONTRACT.md "Hosted pages": /login is Gatehouse's own first-party sign-in (the same
   // `/session/start` any first-party app uses, src/first-party), back to /account.
-  app.get<{ Querystring: { return_to?: unknown } }>('/login', async (request, reply) => {
-    const returnTo = typeof request.query.return_to === 'string' ? request.query.return_to : `${config.issuer}/account`;
+  app.get('/login', { schema: { querystring: z.looseObject({ return_to: queryText.optional() }) } }, async (request, reply) => {
+    const returnTo = request.query.return_to ?? `${config.issuer}/account`;
     const start = new URLSearchParams({ client_id: config.firstParty.builtinClientId, return_to: returnTo });
     return reply.redirect(`${SESSION_PREFIX}/start?${start}`, 303);
   });

@@ -13,6 +13,8 @@ export interface LoginView {
   login?: unknown;
   error?: string;
   code?: string;
+  /** Each refused field's problem (a form that did not fit its schema). */
+  fields?: Record<string, string>;
   captcha?: unknown;
   /** Back from a confirmation link (src/pages/verification): the address is confirmed now. */
   verified?: boolean;

@@ -4,7 +4,7 @@ import { translate } from '../../http/views.ts';
 export const RECOVERY_TEMPLATES = { request: 'email-form', reset: 'reset-password', notice: 'notice' } as const;
 
 /** `/forgot-password`: the address to send a reset link to. */
-export function forgotForm({ captcha, email, error, fields = {} }: { captcha?: unknown; email?: string; error?: string; fields?: Record<string, string> } = {}) {
+export function forgotForm({ captcha, email, error, fields }: { captcha?: unknown; email?: string; error?: string; fields?: Record<string, string> } = {}) {
   return {
     title: translate('forgot.title'),
     intro: translate('forgot.intro'),
@@ -13,13 +13,8 @@ export function forgotForm({ captcha, email, error, fields = {} }: { captcha?: u
     captcha,
     ...(email !== undefined ? { email } : {}),
     ...(error !== undefined ? { error } : {}),
-    fields,
+    ...(fields !== undefined ? { fields } : {}),
   };
-}
-
-/** An address no account can have (a NUL byte, a line break, 300 characters): the form again, the field marked. */
-export function forgotRefused(captcha?: unknown) {
-  return forgotForm({ captcha, error: translate('form.correct_fields'), fields: { email: translate('form.invalid_email') } });
 }
 
 /** A reset link is on its way, if there is an account to send it to. */

@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { register } from '../../accounts/registration/registration.service.ts';
 import type { SelfService } from '../../accounts/self-service/self-service.ts';
 import type { Config } from '../../config.ts';
 import { ValidationError } from '../../errors.ts';
+import { failedSchema, formBody, formEmail, formRoute, formText, queryText } from '../../http/schemas.ts';
 import type { OidcHost } from '../../oidc/host.ts';
 import { CaptchaError, type CaptchaVerifier } from '../../security/captcha.ts';
 import { CAPTCHA_FAILED, REGISTERED, type SecurityEvents } from '../../security/events.ts';
@@ -19,22 +22,31 @@ export interface RegistrationOptions {
   events: SecurityEvents;
 }
 
-type RegisterBody = Record<string, unknown>;
+/** `interaction`: the OIDC sign-in the page belongs to (an ill-formed one is ignored, src/pages/page.ts). */
+const pageSchema = { querystring: z.looseObject({ interaction: queryText.optional() }) };
+// Each field one string; whether it is a good name, address, username or password is the
+// registration rules' to say (src/accounts/registration), with the same field names.
+const registerSchema = {
+  body: formBody({ name: formText.optional(), email: formEmail.optional(), username: formText.optional(), password: formText.optional(), interaction: formText.optional() }),
+};
 
 /** `/register` (CONTRACT.md: `name`, `email`, `password`, optional `username`); the rules are src/accounts/registration. */
-export async function registrationRoutes(app: FastifyInstance, { config, host, selfService, captcha, events }: RegistrationOptions) {
-  app.get<{ Querystring: { interaction?: unknown } }>('/register', async (request, reply) => {
+export async function registrationRoutes(scope: FastifyInstance, { config, host, selfService, captcha, events }: RegistrationOptions) {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  app.get('/register', { schema: pageSchema }, async (request, reply) => {
     const interaction = interactionParam(request.query.interaction);
     const clientName = await clientNameOfInteraction(host, interaction);
     return page(reply, REGISTRATION_TEMPLATES.form, registrationForm({ interaction, clientName, captcha: captchaWidget(captcha) }));
   });
 
-  app.post<{ Body: RegisterBody }>('/register', async (request, reply) => {
-    const body = request.body ?? {};
+  app.post('/register', formRoute(registerSchema), async (request, reply) => {
+    // Read with field(): when the schema refused the body, it is the body as it came.
+    const body = request.body;
     const interaction = interactionParam(body.interaction);
     const input = { name: field(body.name), email: field(body.email), username: field(body.username), password: field(body.password) };
     let registered;
     try {
+      failedSchema(request);
       await captcha.verify(captcha.tokenFrom(body), request.ip);
       registered = await register(selfService, { ...input, username: input.username || undefined, interactionUid: interaction });
     } catch (err) {
@@ -57,7 +69,7 @@ export async function registrationRoutes(app: FastifyInstance, { config, host, s
     return reply.redirect(`/register/sent${interaction ? `?interaction=${interaction}` : ''}`, 303);
   });
 
-  app.get<{ Querystring: { interaction?: unknown } }>('/register/sent', async (request, reply) => {
+  app.get('/register/sent', { schema: pageSchema }, async (request, reply) => {
     return page(reply, REGISTRATION_TEMPLATES.sent, registrationSent(interactionParam(request.query.interaction)));
   });
 }

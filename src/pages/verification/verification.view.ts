@@ -14,11 +14,6 @@ export function resendForm(data: Record<string, unknown> = {}) {
   };
 }
 
-/** An address no account can have: the form again, the field marked. */
-export function resendRefused(interaction?: string) {
-  return resendForm({ interaction, error: translate('form.correct_fields'), fields: { email: translate('form.invalid_email') } });
-}
-
 /** A confirmation link that does not work (any more): why, and the form for a new one. */
 export function linkProblem(message: string) {
   return resendForm({ title: translate('verify.problem_title'), error: message, intro: translate('verify.problem_body') });
