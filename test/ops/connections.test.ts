@@ -67,7 +67,8 @@ describe('closing the server while requests hold connections', () => {
       body: oversizedChunkedBody(),
       duplex: 'half',
     } as RequestInit);
-    assert.equal(res.status, 400);
+    // Over the provider's limit: 413 in our words (issue 15, finding 7; it was the provider's 400).
+    assert.equal(res.status, 413);
     await res.text();
     await within(3000, server.stop(), 'close() after a refused body');
   });
