@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { createEmail, type Email } from './email/email.ts';
 import { mailboxRoutes } from './email/mailbox.routes.ts';
+import { providerLogoutHook } from './first-party/browser-sign-out.ts';
 import { withSessionCallback } from './first-party/client-metadata.ts';
 import { firstPartyRoutes } from './first-party/first-party.routes.ts';
 import { createFirstPartyContext, type FirstPartyContext } from './first-party/context.ts';
@@ -85,6 +86,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
   app.addHook('onClose', () => clients.close());
   await registerViews(app, { production: config.production });
   const render = (view: string, data: Record<string, unknown>) => app.view(view, data) as Promise<string>;
+  const providerLogout = providerLogoutHook({ knex, config, log: app.log });
   const host = await createOidcHost({
     config,
     accounts,
@@ -102,6 +104,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
       // without this they would reach no log at all.
       provider.on('server_error', (_ctx, err) => app.log.error({ err }, 'oidc-provider request failed'));
       provider.on('grant.success', (ctx) => metrics.tokenIssued(String(ctx.oidc.params?.grant_type ?? 'unknown')));
+      // `/logout` ends the browser's first-party session too (issue 12).
+      provider.on('end_session.success', providerLogout);
     },
   });
   app.addHook('onClose', async () => host.close());

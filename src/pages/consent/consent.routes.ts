@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import type { Knex } from 'knex';
+import { createConsentsRepo } from '../../accounts/consents/consents.repo.ts';
 import { AppError } from '../../errors.ts';
 import { translate } from '../../http/views.ts';
 import type { OidcHost } from '../../oidc/host.ts';
@@ -9,7 +11,9 @@ import { finishInteraction, interactionDetails, type InteractionParams } from '.
  * what it asked for. The page itself is shown by GET /interaction/:uid (src/pages/login), which
  * is where oidc-provider sends the browser for every step; first-party clients never get here.
  */
-export async function consentRoutes(app: FastifyInstance, { host }: { host: OidcHost }) {
+export async function consentRoutes(app: FastifyInstance, { host, selfService }: { host: OidcHost; selfService: { knex: Knex } }) {
+  // /account lists the apps consented to from here (issue 12).
+  const consents = createConsentsRepo(selfService.knex);
   app.post<{ Params: InteractionParams }>('/interaction/:uid/confirm', async (request, reply) => {
     const interaction = await interactionDetails(host, request, reply);
     if (interaction.prompt.name !== 'consent' || !interaction.session) {
@@ -31,6 +35,7 @@ export async function consentRoutes(app: FastifyInstance, { host }: { host: Oidc
       grant.addResourceScope(indicator, scopes.join(' '));
     }
     const grantId = await grant.save();
+    await consents.record(interaction.session.accountId, String(interaction.params.client_id), grantId);
     return finishInteraction(host, request, reply, { consent: { grantId } });
   });
 }
