@@ -12,7 +12,7 @@ import { auditOf, field, interactionParam, page } from '../page.ts';
 import { linkProblem, resendForm, resendRefused, resent, VERIFICATION_TEMPLATES, verified } from './verification.view.ts';
 
 export interface VerificationOptions {
-  config: Pick<Config, 'issuer' | 'ttl'>;
+  config: Pick<Config, 'issuer' | 'ttl' | 'email'>;
   host: OidcHost;
   selfService: SelfService;
   events: SecurityEvents;
@@ -54,5 +54,5 @@ export async function verificationRoutes(app: FastifyInstance, { config, host, s
     return reply.redirect('/verify-email/sent', 303);
   });
 
-  app.get('/verify-email/sent', async (_request, reply) => page(reply, VERIFICATION_TEMPLATES.notice, resent()));
+  app.get('/verify-email/sent', async (_request, reply) => page(reply, VERIFICATION_TEMPLATES.notice, resent(config.email.perAddressIntervalSeconds)));
 }
