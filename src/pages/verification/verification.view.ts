@@ -32,7 +32,7 @@ export function verified() {
 /** "1 minute", "2 minutes", "45 seconds": how long the per-address interval is. */
 export function intervalText(seconds: number): string {
   const [n, unit] = seconds % 60 === 0 ? [seconds / 60, 'minute'] : [seconds, 'second'];
-  return translate(`time.${unit}${n === 1 ? '' : 's'}`).replace('{n}', String(n));
+  return `${n} ${translate(`time.${unit}${n === 1 ? '' : 's'}`)}`;
 }
 
 /**
