@@ -30,6 +30,8 @@ import { createSecurityEvents, type SecurityEvents } from './security/events.ts'
 import { hardenProviderResponses, registerSecurityHeaders } from './security/headers.ts';
 import { createLoginThrottle, type LoginThrottle } from './security/login-throttle.ts';
 import { createPasswordLogin, type PasswordLogin } from './accounts/passwords/password-login.ts';
+import { mailLockNotice } from './accounts/recovery/lock-notice.ts';
+import { normalizeEmail } from './identifiers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
 import { createServices, type Services } from './services.ts';
 
@@ -113,7 +115,14 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
   const captcha = createCaptchaVerifier({ ...config.captcha, redis, prefix: config.redisPrefix });
   const throttle = createLoginThrottle({ redis, prefix: config.redisPrefix, config: config.throttle });
   const events = createSecurityEvents({ knex, log: app.log, observe: metrics.securityEvent });
-  const passwordLogin = createPasswordLogin({ throttle, captcha, events });
+  const passwordLogin = createPasswordLogin({
+    throttle,
+    captcha,
+    events,
+    // Issue 12: failures count per account whichever of its logins was typed; its owner hears of a lock.
+    findAccountId: async (login) => (await accounts.repo.findByLogin(normalizeEmail(login)))?.id,
+    onAccountLocked: (accountId) => void mailLockNotice(selfService, accountId).catch((err: unknown) => app.log.error({ err }, 'could not mail a lock notice')),
+  });
   // Keys and first-party clients, shared by /session and by the pages' `currentUser`.
   const firstParty = createFirstPartyContext({ knex, box, config, host });
   const reader = createSessionReader({ issuer: config.issuer, accounts, context: firstParty });

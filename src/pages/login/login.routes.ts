@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Accounts } from '../../accounts/accounts.service.ts';
 import type { PasswordLogin } from '../../accounts/passwords/password-login.ts';
 import type { Config } from '../../config.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, TooManyAttemptsError } from '../../errors.ts';
 import { SESSION_PREFIX } from '../../first-party/client-metadata.ts';
 import { translate } from '../../http/views.ts';
 import type { OidcHost } from '../../oidc/host.ts';
@@ -32,11 +32,11 @@ type LoginBody = { login?: unknown; password?: unknown };
  * src/accounts/passwords/password-login.ts; `/abort` cancels the sign-in (from either page).
  * `GET /login` is Gatehouse's own sign-in, to `/account`.
  */
-export async function loginRoutes(app: FastifyInstance, { config, host, accounts, passwordLogin, captcha, throttle }: LoginOptions) {
+export async function loginRoutes(app: FastifyInstance, { config, host, accounts, passwordLogin, captcha }: LoginOptions) {
   /** The widget to show when the next attempt for this login will need a captcha. */
   async function captchaFor(login: string, ip: string) {
     if (!captcha.enabled || !login) return undefined;
-    return (await throttle.peek(login, ip)).captchaRequired ? captchaWidget(captcha) : undefined;
+    return (await passwordLogin.peek(login, ip)).captchaRequired ? captchaWidget(captcha) : undefined;
   }
 
   app.get<{ Params: InteractionParams; Querystring: { verified?: unknown } }>('/interaction/:uid', async (request, reply) => {
@@ -73,7 +73,9 @@ export async function loginRoutes(app: FastifyInstance, { config, host, accounts
         login: loginText || undefined,
         captcha: await captchaFor(loginText, request.ip),
       });
-      return reply.code(err.statusCode === 403 ? 403 : 400).view(LOGIN_TEMPLATE, view);
+      // 403: the address is not confirmed; 429: too many attempts (TooManyAttemptsError); else 400.
+      if (err instanceof TooManyAttemptsError) reply.header('retry-after', String(err.retryAfterSeconds));
+      return reply.code(err.statusCode === 403 || err.statusCode === 429 ? err.statusCode : 400).view(LOGIN_TEMPLATE, view);
     }
   });
 
