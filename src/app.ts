@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { createEmail, type Email } from './email/email.ts';
 import { mailboxRoutes } from './email/mailbox.routes.ts';
+import { providerLogoutHook } from './first-party/browser-sign-out.ts';
 import { withSessionCallback } from './first-party/client-metadata.ts';
 import { firstPartyRoutes } from './first-party/first-party.routes.ts';
 import { createFirstPartyContext, type FirstPartyContext } from './first-party/context.ts';
@@ -30,6 +31,8 @@ import { createSecurityEvents, type SecurityEvents } from './security/events.ts'
 import { hardenProviderResponses, registerSecurityHeaders } from './security/headers.ts';
 import { createLoginThrottle, type LoginThrottle } from './security/login-throttle.ts';
 import { createPasswordLogin, type PasswordLogin } from './accounts/passwords/password-login.ts';
+import { mailLockNotice } from './accounts/recovery/lock-notice.ts';
+import { normalizeEmail } from './identifiers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
 import { createServices, type Services } from './services.ts';
 
@@ -88,6 +91,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
   app.addHook('onClose', () => clients.close());
   await registerViews(app, { production: config.production });
   const render = (view: string, data: Record<string, unknown>) => app.view(view, data) as Promise<string>;
+  const providerLogout = providerLogoutHook({ knex, config, log: app.log });
   const host = await createOidcHost({
     config,
     accounts,
@@ -105,6 +109,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
       // without this they would reach no log at all.
       provider.on('server_error', (_ctx, err) => app.log.error({ err }, 'oidc-provider request failed'));
       provider.on('grant.success', (ctx) => metrics.tokenIssued(String(ctx.oidc.params?.grant_type ?? 'unknown')));
+      // `/logout` ends the browser's first-party session too (issue 12).
+      provider.on('end_session.success', providerLogout);
     },
   });
   app.addHook('onClose', async () => host.close());
@@ -112,7 +118,14 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
   const captcha = createCaptchaVerifier({ ...config.captcha, redis, prefix: config.redisPrefix });
   const throttle = createLoginThrottle({ redis, prefix: config.redisPrefix, config: config.throttle });
   const events = createSecurityEvents({ knex, log: app.log, observe: metrics.securityEvent });
-  const passwordLogin = createPasswordLogin({ throttle, captcha, events });
+  const passwordLogin = createPasswordLogin({
+    throttle,
+    captcha,
+    events,
+    // Issue 12: failures count per account whichever of its logins was typed; its owner hears of a lock.
+    findAccountId: async (login) => (await accounts.repo.findByLogin(normalizeEmail(login)))?.id,
+    onAccountLocked: (accountId) => void mailLockNotice(selfService, accountId).catch((err: unknown) => app.log.error({ err }, 'could not mail a lock notice')),
+  });
   // Keys and first-party clients, shared by /session and by the pages' `currentUser`.
   const firstParty = createFirstPartyContext({ knex, box, config, host });
   const reader = createSessionReader({ issuer: config.issuer, accounts, context: firstParty });

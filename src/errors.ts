@@ -32,6 +32,22 @@ export class InvalidCredentialsError extends AppError {
   }
 }
 
+/**
+ * A login past the lock threshold (issue 12), said as such rather than as a wrong password. The
+ * throttle counts unknown logins like accounts, so this answer tells nothing about whether an
+ * account exists. 429 (RFC 6585 §4) with `Retry-After`, on the hosted login page and as
+ * `TOO_MANY_ATTEMPTS` on POST /session/login alike.
+ */
+export class TooManyAttemptsError extends AppError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
+    super('TOO_MANY_ATTEMPTS', 429, `Too many attempts: try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or reset your password.`);
+    this.name = 'TooManyAttemptsError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 export class EmailNotVerifiedError extends AppError {
   constructor() {
     super('EMAIL_NOT_VERIFIED', 403, 'Please confirm your e-mail address first. We can send the confirmation again.');

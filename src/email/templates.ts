@@ -10,6 +10,8 @@ export const EMAIL_TEMPLATES = {
   'verify-email': { subject: 'email.verify.subject', linkPath: '/verify-email' },
   'reset-password': { subject: 'email.reset.subject', linkPath: '/reset-password' },
   'account-exists': { subject: 'email.exists.subject', linkPath: '/forgot-password' },
+  // Sign-in was locked after too many wrong passwords (issue 12): a reset link, once per lock.
+  'account-locked': { subject: 'email.locked.subject', linkPath: '/reset-password' },
 } as const;
 
 export type EmailTemplate = keyof typeof EMAIL_TEMPLATES;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { accountValidity, epochSeconds } from '../accounts/validity.ts';
+import { sessionEndRoutes } from './browser-sign-out.ts';
 import { ensureBuiltinClient } from './builtin-client.ts';
 import type { FirstPartyDeps } from './context.ts';
 import { SESSION_PREFIX } from './client-metadata.ts';
@@ -59,4 +60,5 @@ export async function firstPartyRoutes(app: FastifyInstance, options: FirstParty
   const cookies = cookieOptions(config);
 
   await app.register(sessionRoutes, { ...options, prefix: SESSION_PREFIX, sessions, cookies });
+  await app.register(sessionEndRoutes, { prefix: SESSION_PREFIX, sessions, cookies, accounts });
 }

@@ -93,6 +93,8 @@ export interface RefreshTokensRepo {
   rotate(idHash: string, successor: Pick<RefreshTokenRecord, 'idHash' | 'expiresAt'>, usedAt: Date): Promise<boolean>;
   /** Revokes the family unless it already was; returns it when this call revoked it. */
   revokeFamily(familyId: string, reason: RevocationReason, at: Date): Promise<Family | undefined>;
+  /** Revokes the live families opened from one provider session (its `uid`): that browser signed out. */
+  revokeBySession(oidcSessionUid: string, reason: RevocationReason, at: Date): Promise<Family[]>;
   /** Deletes families (and, by cascade, their tokens) that ended before `before`. */
   deleteEnded(before: Date): Promise<number>;
 }
@@ -152,6 +154,15 @@ export function createRefreshTokensRepo(knex: Knex): RefreshTokensRepo {
         .update({ revoked_at: at, revoked_reason: reason })
         .returning('*')) as FamilyRow[];
       return row ? toFamily(row) : undefined;
+    },
+
+    async revokeBySession(oidcSessionUid, reason, at) {
+      const rows = (await knex('first_party_families')
+        .where({ oidc_session_uid: oidcSessionUid })
+        .whereNull('revoked_at')
+        .update({ revoked_at: at, revoked_reason: reason })
+        .returning('*')) as FamilyRow[];
+      return rows.map(toFamily);
     },
 
     async deleteEnded(before) {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
-import { AppError, isDependencyDown } from '../errors.ts';
+import { AppError, isDependencyDown, TooManyAttemptsError } from '../errors.ts';
 import { createOutageLog } from '../ops/outage-log.ts';
 import { CsrfError } from '../security/csrf.ts';
 import { translate } from './views.ts';
@@ -126,6 +126,7 @@ export function registerErrorHandlers(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     // @fastify/csrf-protection replies with its own errors: say it in our words.
     if (err.code?.startsWith('FST_CSRF_')) err = new CsrfError() as unknown as FastifyError;
+    if (err instanceof TooManyAttemptsError) reply.header('retry-after', String(err.retryAfterSeconds));
     if (err instanceof AppError) return sendError(reply, request, err.statusCode, err.code, err.message, err.fields);
     if (isClientAbort(err, request)) {
       // Nobody is listening for an answer; not an outage, and nothing to alert on.

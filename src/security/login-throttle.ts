@@ -61,13 +61,13 @@ export interface ThrottleConfig {
 
 /** What the login route does with this attempt. */
 export interface ThrottleVerdict {
-  /** Refuse without checking the password, answering exactly as for a wrong one (no hint). */
+  /** Refuse without checking the password: "too many attempts" (unknown logins lock alike). */
   locked: boolean;
   /** Verify a captcha before checking the password (advisory when CAPTCHA_PROVIDER=none). */
   captchaRequired: boolean;
   /** Wait this long before checking the password. */
   delayMs: number;
-  /** When locked: the lock ends in about this many seconds (for logs; do not tell the user, it confirms the account). */
+  /** When locked: the lock ends in about this many seconds (said to the user: unknown logins lock alike). */
   retryAfterSeconds?: number;
 }
 
@@ -209,7 +209,7 @@ async function lockIfFull(s: Scope, key: string): Promise<{ now: boolean; ms: nu
 /**
  * Creates the login throttle from `config.throttle`, with the shared Redis client when REDIS_URL
  * is set. The password-login rule (`createPasswordLogin`) is its caller and shows the order of
- * the calls; a locked account answers exactly like a wrong password.
+ * the calls and the key it passes as `login` (the account's id, or the normalised login).
  */
 export function createLoginThrottle({ redis, prefix = 'gatehouse:', config }: LoginThrottleDeps): LoginThrottle {
   validate(config);

@@ -9,7 +9,7 @@ import { forms, type Page } from '../helpers/browser.ts';
 import { authorize, createClient, createUser, rpConfig } from '../helpers/fixtures.ts';
 import { STORAGE, useServer } from '../helpers/server.ts';
 import { linkIn, startSmtp, type TestSmtp } from '../email/smtp.ts';
-import { BEHIND_PROXY, fastEmail, outboxTo, PersonBrowser } from '../email/support.ts';
+import { BEHIND_PROXY, eventually, fastEmail, outboxTo, PersonBrowser } from '../email/support.ts';
 
 const PASSWORD = 'a long and unguessable passphrase';
 const atCallback = (u: string) => u.startsWith('http://127.0.0.1:9/callback');
@@ -83,6 +83,29 @@ describe(`confirmation e-mail: resend, and registering a taken address (${STORAG
     const confirmed = await createUser(server, { email: `confirmed-${randomBytes(4).toString('hex')}@example.com` });
     await resendVerification(selfService, { login: confirmed.email });
     assert.equal((await outboxTo(server, confirmed.email)).length, 0);
+  });
+
+  test('a resend within the interval: the page says none may follow and when to ask again, the same for an unknown address', async () => {
+    const user = await createUser(server, { email: `interval-${randomBytes(4).toString('hex')}@example.com`, verified: false });
+    const unknown = `nobody-${randomBytes(4).toString('hex')}@example.com`;
+    const browser = new PersonBrowser();
+    async function resend(address: string) {
+      const form = await browser.follow(`${server.url}/verify-email/resend`);
+      const page = await browser.submit(form, { email: address }, { field: 'email' });
+      assert.equal(page.status, 200);
+      return page.body.replace(/name="_csrf" value="[^"]*"/g, '');
+    }
+    const first = await resend(user.email);
+    await eventually(async () => (await outboxTo(server, user.email)).length === 1);
+    const again = await resend(user.email);
+    const stranger = await resend(unknown);
+    // Honest: it may be that no new link is sent, and it says when asking again will work.
+    assert.match(again, /unless we sent one less than 1 minute ago/);
+    assert.match(again, /ask again in 1 minute/);
+    assert.equal(again, first, 'the page reads the same whether a link was sent or not');
+    assert.equal(stranger, again, 'the page reads the same for an address with no account');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await outboxTo(server, user.email)).filter((m) => m.template === 'verify-email').length, 1, 'one link per interval');
   });
 
   test('registering an address that has an account answers as for a new one; the owner gets a notice, not a second account', async () => {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Browser } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { useServer, type TestServer } from '../helpers/server.ts';
-import { BEHIND_PROXY, PersonBrowser } from '../email/support.ts';
+import { BEHIND_PROXY, eventually, outboxTo, PersonBrowser } from '../email/support.ts';
 
 // Password guessing against the hosted login (ASVS V6.3.1): counted per account and per
 // address, locked after the configured failures, captcha once failures pile up. Every test
@@ -27,6 +27,7 @@ async function openLogin(server: TestServer, client: ClientMetadata, browser: Br
   return { browser, page, action, post: (form: Record<string, string>) => browser.request(action, { form }) };
 }
 
+const TOO_MANY = `Too many attempts: try again in ${throttle.account.lockSeconds / 60} minutes, or reset your password.`;
 const alert = (body: string) => body.match(/<p class="alert alert-error"[^>]*>([^<]*)<\/p>/)?.[1];
 
 /** The security events of one type recorded for requests from `ip`. */
@@ -42,15 +43,19 @@ describe('brute force on the hosted login', () => {
     client = await createClient(server, { redirectUris: [REDIRECT] });
   });
 
-  test('five wrong passwords lock the account: the right one is then refused like a wrong one', async () => {
+  // Issue 12 changed what a lock answers: no longer exactly like a wrong password (400), but
+  // "too many attempts" (429), for existing and unknown logins alike (the test below).
+  test('five wrong passwords lock the account: the right one is then refused with "too many attempts"', async () => {
     const victim = await createUser(server);
     const { browser, post } = await openLogin(server, client);
     const wrong = [];
     for (let i = 0; i < throttle.account.lockAfter; i++) wrong.push(await post({ login: victim.email, password: `wrong password ${i}` }));
     assert.ok(wrong.every((r) => r.status === 400));
     const locked = await post({ login: victim.email, password: victim.password });
-    assert.equal(locked.status, 400);
-    assert.equal(alert(locked.body), alert(wrong[0]!.body), 'a locked account answers exactly like a wrong password');
+    assert.equal(locked.status, 429);
+    assert.equal(alert(locked.body), TOO_MANY, 'a locked account says so, and when to try again');
+    assert.notEqual(alert(locked.body), alert(wrong[0]!.body));
+    assert.match(locked.body, /<a href="\/forgot-password">Reset your password<\/a>/);
 
     const events = await eventsFrom(server, (browser as PersonBrowser).ip, 'account.locked');
     assert.equal(events.length, 1);
@@ -61,7 +66,7 @@ describe('brute force on the hosted login', () => {
     const other = await createUser(server);
     const { post } = await openLogin(server, client);
     for (let i = 0; i < throttle.account.lockAfter; i++) await post({ login: victim.email, password: `wrong password ${i}` });
-    assert.equal((await post({ login: victim.email, password: victim.password })).status, 400, 'the victim is locked');
+    assert.equal((await post({ login: victim.email, password: victim.password })).status, 429, 'the victim is locked');
     const res = await post({ login: other.email, password: other.password });
     assert.equal(res.status, 303);
   });
@@ -77,7 +82,7 @@ describe('brute force on the hosted login', () => {
     assert.equal(checked, throttle.account.lockAfter, `${throttle.account.lockAfter} of 15 guesses reached the password check, no more`);
     assert.equal(refused, 15 - throttle.account.lockAfter, 'the others were refused as locked');
     const after = await post({ login: victim.email, password: victim.password });
-    assert.equal(after.status, 400, 'and the account is locked');
+    assert.equal(after.status, 429, 'and the account is locked');
   });
 
   test('the same counts apply to POST /session/login', async () => {
@@ -92,7 +97,67 @@ describe('brute force on the hosted login', () => {
       });
     for (let i = 0; i < throttle.account.lockAfter; i++) assert.equal((await login(`nope ${i}`)).status, 401);
     const res = await login(victim.password);
-    assert.equal(res.status, 401, 'locked by JSON guesses as well');
+    assert.equal(res.status, 429, 'locked by JSON guesses as well');
+    assert.equal(((await res.json()) as { error: string }).error, 'TOO_MANY_ATTEMPTS');
+    assert.equal(res.headers.get('retry-after'), String(throttle.account.lockSeconds));
+  });
+});
+
+
+describe('lockout people understand (issue 12)', () => {
+  const { server } = useServer({ env: BEHIND_PROXY, overrides: { throttle } });
+  let client: ClientMetadata;
+
+  before(async () => {
+    client = await createClient(server, { redirectUris: [REDIRECT] });
+  });
+
+  const lockNotices = async (address: string) => (await outboxTo(server, address)).filter((m) => m.template === 'account-locked');
+
+  test('an unknown login locks alike, with the same message: nothing tells it from an account', async () => {
+    const victim = await createUser(server);
+    const nobody = `nobody-${randomBytes(4).toString('hex')}@example.com`;
+    const answers = [];
+    for (const login of [victim.email, nobody]) {
+      const { post } = await openLogin(server, client);
+      for (let i = 0; i < throttle.account.lockAfter; i++) assert.equal((await post({ login, password: `wrong password ${i}` })).status, 400);
+      answers.push(await post({ login, password: 'one more guess' }));
+    }
+    assert.deepEqual(answers.map((a) => a.status), [429, 429]);
+    assert.deepEqual(answers.map((a) => alert(a.body)), [TOO_MANY, TOO_MANY]);
+  });
+
+  test('failures count per account, whichever of its e-mail address or username is typed', async () => {
+    const username = `user${randomBytes(4).toString('hex')}`;
+    const victim = await createUser(server, { username });
+    const { post } = await openLogin(server, client);
+    const half = Math.ceil(throttle.account.lockAfter / 2);
+    for (let i = 0; i < throttle.account.lockAfter; i++) {
+      const login = i < half ? victim.email : username.toUpperCase();
+      assert.equal((await post({ login, password: `wrong password ${i}` })).status, 400);
+    }
+    const byEmail = await post({ login: victim.email, password: victim.password });
+    assert.equal(byEmail.status, 429, 'locked after lockAfter failures in all, not per login typed');
+    assert.equal((await post({ login: username, password: victim.password })).status, 429);
+  });
+
+  test('the owner gets one notice per lock, with a link to choose a new password', async () => {
+    const victim = await createUser(server);
+    const { post } = await openLogin(server, client);
+    for (let i = 0; i < throttle.account.lockAfter; i++) await post({ login: victim.email, password: `wrong password ${i}` });
+    for (let i = 0; i < 3; i++) assert.equal((await post({ login: victim.email, password: `more ${i}` })).status, 429);
+    const notices = await eventually(async () => {
+      const found = await lockNotices(victim.email);
+      return found.length > 0 && found;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal((await lockNotices(victim.email)).length, 1, 'one notice per lock, however many attempts follow');
+    const message = await eventually(async () => {
+      const m = await server.email.outbox.repo.findById(notices[0]!.id);
+      return m?.status === 'sent' && m;
+    });
+    assert.match(message.subject ?? '', /paused/);
+    assert.match(message.textBody ?? '', new RegExp(`${server.url}/reset-password\\?token=`));
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../../config.ts';
 import type { Log, Outbox } from '../../email/outbox.service.ts';
+import type { EmailTemplate } from '../../email/templates.ts';
 import type { Account, Accounts } from '../accounts.service.ts';
 import type { PasswordHasher } from '../passwords/hasher.ts';
 import { createPasswords } from '../passwords/passwords.service.ts';
@@ -15,6 +16,8 @@ export interface Link {
   purpose: TokenPurpose;
   ttlSeconds: number;
   interactionUid?: string;
+  /** The mail it goes out in, when not the purpose's usual one (a reset link in a lock notice). */
+  template?: EmailTemplate;
 }
 
 export interface SelfServiceDeps {
@@ -41,10 +44,10 @@ export function createSelfService(deps: SelfServiceDeps) {
    * reset): a one-time token issued and its message recorded in the caller's transaction, so
    * both exist or neither does. Returns the message's id, for `sendAfterCommit`.
    */
-  async function recordLink(trx: Knex, account: Pick<Account, 'id' | 'email' | 'name'>, { purpose, ttlSeconds, interactionUid }: Link): Promise<string> {
+  async function recordLink(trx: Knex, account: Pick<Account, 'id' | 'email' | 'name'>, { purpose, ttlSeconds, interactionUid, template }: Link): Promise<string> {
     const token = await tokens.issue(trx, { accountId: account.id, purpose, ttlSeconds, interactionUid });
     const message = await deps.outbox.record(
-      { accountId: account.id, to: { address: account.email, name: account.name }, template: LINK_TEMPLATES[purpose], token: { value: token, ttlSeconds } },
+      { accountId: account.id, to: { address: account.email, name: account.name }, template: template ?? LINK_TEMPLATES[purpose], token: { value: token, ttlSeconds } },
       trx,
     );
     return message.id;

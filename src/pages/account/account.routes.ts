@@ -1,16 +1,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { createConsentsRepo } from '../../accounts/consents/consents.repo.ts';
 import type { SelfService } from '../../accounts/self-service/self-service.ts';
 import { changePassword, signOutEverywhere, updateName } from '../../accounts/settings/settings.service.ts';
 import { ValidationError } from '../../errors.ts';
 import type { SessionUser } from '../../first-party/session.ts';
 import { failedSchema, formBody, formRoute, formText, queryText } from '../../http/schemas.ts';
+import type { OidcHost } from '../../oidc/host.ts';
 import { PASSWORD_CHANGED, SESSIONS_REVOKED, type SecurityEvents, type SecurityEventType } from '../../security/events.ts';
 import { auditOf, field, page } from '../page.ts';
-import { ACCOUNT_TEMPLATES, accountView, savedName, signedOut } from './account.view.ts';
+import { ACCOUNT_TEMPLATES, accountView, doneNotice, signedOut } from './account.view.ts';
+import { accountSessionRoutes } from './sessions.routes.ts';
 
 export interface AccountOptions {
+  host: OidcHost;
   selfService: SelfService;
   events: SecurityEvents;
   /** The person signed in through the first-party `gatehouse_at` cookie (src/first-party), if any. */
@@ -39,14 +43,21 @@ const signedOutSchema = { querystring: z.looseObject({ why: queryText.optional()
  * (src/accounts/revocation), which first-party sessions honour too: the session making the
  * change ends with the others, and the person signs in again.
  */
-export async function accountRoutes(scope: FastifyInstance, { selfService, events, currentUser }: AccountOptions) {
+export async function accountRoutes(scope: FastifyInstance, { host, selfService, events, currentUser }: AccountOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const toLogin = (reply: FastifyReply) => reply.redirect('/login', 303);
+  const consents = createConsentsRepo(selfService.knex);
+
+  /** The apps the account consented to that still exist, by name. */
+  async function appsOf(accountId: string) {
+    const clients = await Promise.all((await consents.clients(accountId)).map((id) => host.provider.Client.find(id)));
+    return clients.flatMap((c) => (c ? [{ clientId: c.clientId, name: c.clientName ?? c.clientId }] : []));
+  }
 
   async function render(reply: FastifyReply, accountId: string, extra: Record<string, unknown> = {}, status = 200) {
     const account = await selfService.accounts.findById(accountId);
     if (!account) return toLogin(reply);
-    return page(reply, ACCOUNT_TEMPLATES.account, accountView(account, extra), status);
+    return page(reply, ACCOUNT_TEMPLATES.account, accountView(account, { apps: await appsOf(accountId), ...extra }), status);
   }
 
   /** Runs a change for the signed-in user: 303 back to /account when done, the page with errors when not. */
@@ -71,14 +82,16 @@ export async function accountRoutes(scope: FastifyInstance, { selfService, event
   app.get('/account', { schema: pageSchema }, async (request, reply) => {
     const user = await currentUser(request);
     if (!user) return toLogin(reply);
-    return render(reply, user.sub, request.query.done === 'name' ? savedName() : {});
+    return render(reply, user.sub, doneNotice(request.query.done));
   });
 
   app.get('/account/signed-out', { schema: signedOutSchema }, async (request, reply) => {
-    return page(reply, ACCOUNT_TEMPLATES.notice, signedOut(request.query.why === 'password' ? 'password' : 'sessions'));
+    const why = request.query.why;
+    return page(reply, ACCOUNT_TEMPLATES.notice, signedOut(why === 'password' || why === 'signed-out' ? why : 'sessions'));
   });
 
   app.post('/account/profile', formRoute(FORMS.name), change('name', (accountId, body) => updateName(selfService, accountId, field(body.name))));
   app.post('/account/password', formRoute(FORMS.password), change('password', (accountId, body) => changePassword(selfService, accountId, { password: field(body.password), newPassword: field(body.new_password) })));
   app.post('/account/sessions', formRoute(FORMS.sessions), change('sessions', (accountId) => signOutEverywhere(selfService, accountId)));
+  await app.register(accountSessionRoutes, { host, selfService, events, consents, currentUser });
 }

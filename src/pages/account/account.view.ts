@@ -9,12 +9,17 @@ export function accountView(account: Pick<Account, 'email' | 'username' | 'name'
   return { title: translate('account.title'), account: { email: account.email, username: account.username }, values: { name: account.name }, fields: {}, ...extra };
 }
 
-/** The name was saved. */
-export const savedName = () => ({ notice: translate('account.saved_name') });
+const DONE = { name: 'account.saved_name', others: 'account.signed_out_others', app: 'account.app_removed' } as const;
+
+/** The notice of a change just made (`?done=`), or nothing. */
+export function doneNotice(done: unknown): { notice?: string } {
+  return typeof done === 'string' && Object.hasOwn(DONE, done) ? { notice: translate(DONE[done as keyof typeof DONE]) } : {};
+}
 
 const SIGNED_OUT = {
   password: { title: 'account.password_changed_title', body: 'account.password_changed_body' },
   sessions: { title: 'account.signed_out_title', body: 'account.signed_out_body' },
+  'signed-out': { title: 'account.signed_out_here_title', body: 'account.signed_out_here_body' },
 } as const;
 
 /** After a password change or "sign out everywhere": this session ended too; sign in again. */

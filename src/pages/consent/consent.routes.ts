@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Knex } from 'knex';
+import { createConsentsRepo } from '../../accounts/consents/consents.repo.ts';
 import { AppError } from '../../errors.ts';
 import { translate } from '../../http/views.ts';
 import type { OidcHost } from '../../oidc/host.ts';
@@ -10,8 +12,10 @@ import { finishInteraction, interactionDetails, interactionParams } from '../int
  * what it asked for. The page itself is shown by GET /interaction/:uid (src/pages/login), which
  * is where oidc-provider sends the browser for every step; first-party clients never get here.
  */
-export async function consentRoutes(scope: FastifyInstance, { host }: { host: OidcHost }) {
+export async function consentRoutes(scope: FastifyInstance, { host, selfService }: { host: OidcHost; selfService: { knex: Knex } }) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
+  // /account lists the apps consented to from here (issue 12).
+  const consents = createConsentsRepo(selfService.knex);
   // The form has no fields: what is granted is what the interaction asked for, never the body.
   app.post('/interaction/:uid/confirm', { schema: { params: interactionParams } }, async (request, reply) => {
     const interaction = await interactionDetails(host, request, reply);
@@ -34,6 +38,7 @@ export async function consentRoutes(scope: FastifyInstance, { host }: { host: Oi
       grant.addResourceScope(indicator, scopes.join(' '));
     }
     const grantId = await grant.save();
+    await consents.record(interaction.session.accountId, String(interaction.params.client_id), grantId);
     return finishInteraction(host, request, reply, { consent: { grantId } });
   });
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Accounts } from '../../accounts/accounts.service.ts';
 import type { PasswordLogin } from '../../accounts/passwords/password-login.ts';
 import type { Config } from '../../config.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, TooManyAttemptsError } from '../../errors.ts';
 import { SESSION_PREFIX } from '../../first-party/client-metadata.ts';
 import { failedSchema, formBody, formRoute, formText, queryText } from '../../http/schemas.ts';
 import { translate } from '../../http/views.ts';
@@ -39,12 +39,12 @@ const loginSchema = { params: interactionParams, body: formBody({ login: formTex
  * src/accounts/passwords/password-login.ts; `/abort` cancels the sign-in (from either page).
  * `GET /login` is Gatehouse's own sign-in, to `/account`.
  */
-export async function loginRoutes(scope: FastifyInstance, { config, host, accounts, passwordLogin, captcha, throttle }: LoginOptions) {
+export async function loginRoutes(scope: FastifyInstance, { config, host, accounts, passwordLogin, captcha }: LoginOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   /** The widget to show when the next attempt for this login will need a captcha. */
   async function captchaFor(login: string, ip: string) {
     if (!captcha.enabled || !login) return undefined;
-    return (await throttle.peek(login, ip)).captchaRequired ? captchaWidget(captcha) : undefined;
+    return (await passwordLogin.peek(login, ip)).captchaRequired ? captchaWidget(captcha) : undefined;
   }
 
   app.get('/interaction/:uid', { schema: pageSchema }, async (request, reply) => {
@@ -83,7 +83,9 @@ export async function loginRoutes(scope: FastifyInstance, { config, host, accoun
         login: loginText || undefined,
         captcha: await captchaFor(loginText, request.ip),
       });
-      return reply.code(err.statusCode === 403 ? 403 : 400).view(LOGIN_TEMPLATE, view);
+      // 403: the address is not confirmed; 429: too many attempts (TooManyAttemptsError); else 400.
+      if (err instanceof TooManyAttemptsError) reply.header('retry-after', String(err.retryAfterSeconds));
+      return reply.code(err.statusCode === 403 || err.statusCode === 429 ? err.statusCode : 400).view(LOGIN_TEMPLATE, view);
     }
   });
 

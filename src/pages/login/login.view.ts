@@ -5,6 +5,8 @@ export const LOGIN_TEMPLATE = 'login';
 
 // Refusals after which the page offers to send the confirmation mail again (views/login.hbs).
 const OFFER_RESEND = { EMAIL_NOT_VERIFIED: true };
+// Refusals after which the page offers to reset the password, beside the message (issue 12).
+const OFFER_RESET = { TOO_MANY_ATTEMPTS: true };
 
 export interface LoginView {
   uid: string;
@@ -30,6 +32,7 @@ export function loginView({ uid, verified = false, ...rest }: LoginView): Record
     // "Send the confirmation again" after EMAIL_NOT_VERIFIED carries the sign-in along, so the
     // confirmation link can resume it (src/pages/verification).
     offerResend: OFFER_RESEND,
+    offerReset: OFFER_RESET,
     interactionUid: uid,
     ...(verified ? { notice: translate('verify.continue_notice') } : {}),
     ...rest,

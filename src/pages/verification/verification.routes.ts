@@ -15,7 +15,7 @@ import { auditOf, field, interactionParam, page } from '../page.ts';
 import { linkProblem, resendForm, resent, VERIFICATION_TEMPLATES, verified } from './verification.view.ts';
 
 export interface VerificationOptions {
-  config: Pick<Config, 'issuer' | 'ttl'>;
+  config: Pick<Config, 'issuer' | 'ttl' | 'email'>;
   host: OidcHost;
   selfService: SelfService;
   events: SecurityEvents;
@@ -70,5 +70,5 @@ export async function verificationRoutes(scope: FastifyInstance, { config, host,
     return reply.redirect('/verify-email/sent', 303);
   });
 
-  app.get('/verify-email/sent', { schema: NO_INPUT }, async (_request, reply) => page(reply, VERIFICATION_TEMPLATES.notice, resent()));
+  app.get('/verify-email/sent', { schema: NO_INPUT }, async (_request, reply) => page(reply, VERIFICATION_TEMPLATES.notice, resent(config.email.perAddressIntervalSeconds)));
 }

@@ -24,7 +24,19 @@ export function verified() {
   return { title: translate('verify.done_title'), body: translate('verify.done_body'), linkUrl: '/login', linkText: translate('login.submit') };
 }
 
-/** A new link is on its way, if there is an account to send it to. */
-export function resent() {
-  return { title: translate('verify.resent_title'), body: translate('verify.resent_body') };
+/** "1 minute", "2 minutes", "45 seconds": how long the per-address interval is. */
+export function intervalText(seconds: number): string {
+  const [n, unit] = seconds % 60 === 0 ? [seconds / 60, 'minute'] : [seconds, 'second'];
+  return `${n} ${translate(`time.${unit}${n === 1 ? '' : 's'}`)}`;
+}
+
+/**
+ * A new link is on its way, if there is an account to send it to, unless one was sent within
+ * the per-address interval (issue 12: then none is, and the page says so and when to ask
+ * again). The same page whoever asked, for whatever address: it says nothing of the account.
+ */
+export function resent(intervalSeconds: number) {
+  if (intervalSeconds <= 0) return { title: translate('verify.resent_title'), body: translate('verify.resent_body') };
+  const body = translate('verify.resent_body_interval').replaceAll('{wait}', intervalText(intervalSeconds));
+  return { title: translate('verify.resent_title'), body };
 }
