@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REDIRECT_URI, type BenchClient } from './setup.ts';
@@ -79,7 +79,7 @@ export async function startTargets({ databaseUrl, redisUrl: baseRedisUrl, cpuPro
     const gClient: BenchClient = { client_id: String(created.client_id), client_secret: String(created.client_secret), redirect_uri: REDIRECT_URI };
 
     const profile = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
-    started.push(await startServer('gatehouse', [...profile, 'src/main.ts'], env, gIssuer, gPort, logDir, '/.well-known/openid-configuration'));
+    started.push(await startServer('gatehouse', [...profile, ...startFlags(), 'src/main.ts'], env, gIssuer, gPort, logDir, '/.well-known/openid-configuration'));
 
     const bIssuer = 'https://bare.bench.test';
     const bClient: BenchClient = { client_id: 'bench-app', client_secret: randomBytes(32).toString('base64url'), redirect_uri: REDIRECT_URI };
@@ -122,4 +122,10 @@ async function createUsers(env: NodeJS.ProcessEnv) {
   } finally {
     await runtime.close();
   }
+}
+
+/** Node's flags of `npm start` (package.json), so the bench runs Gatehouse exactly as production does. */
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((arg) => arg.startsWith('--'));
 }
