@@ -148,7 +148,7 @@ export const configSchema = z.strictObject({
     grant: key(int(1), 14 * DAY, "a user's grant to a client"),
   }),
   retiredKeyGraceSeconds: key(int(0), DAY, 'a retired signing key stays in the JWKS this long, so tokens it signed still verify'),
-  keyPollSeconds: key(int(1), 30, 'how often a running server looks for keys rotated by `gatehouse keys rotate`'),
+  keyPollSeconds: key(int(1), 5, 'how often a running server looks for keys rotated by `gatehouse keys rotate` (one small query)'),
   argon2: group('Password hashing; OWASP Password Storage Cheat Sheet: argon2id m=19 MiB, t=2, p=1', {
     memoryCost: key(int(8 * 1024), 19_456, 'memory, in KiB'),
     timeCost: key(int(1), 2, 'iterations'),
