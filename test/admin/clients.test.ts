@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
+import { launchChromium, NO_CHROMIUM } from '../helpers/chromium.ts';
 import { authorize, createClient, createUser, rpConfig } from '../helpers/fixtures.ts';
 import { STORAGE, useServer, type TestServer } from '../helpers/server.ts';
 
@@ -251,5 +252,20 @@ describe(`admin API: clients (${STORAGE})`, () => {
     const script = html.match(/src="([^"]+swagger-ui-bundle\.js)"/)?.[1];
     assert.ok(script);
     assert.equal((await fetch(new URL(script, docs.url))).status, 200);
+  });
+
+  test('/admin/api/docs shows every operation in Chromium, under the app\'s strict CSP', { skip: NO_CHROMIUM }, async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(String(err)));
+      await page.goto(`${server.url}/admin/api/docs`);
+      await page.waitForSelector('.opblock', { timeout: 20_000 });
+      assert.equal(await page.locator('.opblock').count(), 6, 'GET/POST clients, GET/PATCH/DELETE a client, POST its secret');
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
   });
 });
