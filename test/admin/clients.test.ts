@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { launchChromium, NO_CHROMIUM } from '../helpers/chromium.ts';
+import { json, runCli } from '../helpers/cli.ts';
 import { authorize, createClient, createUser, rpConfig } from '../helpers/fixtures.ts';
 import { STORAGE, useServer, type TestServer } from '../helpers/server.ts';
 
@@ -16,7 +17,7 @@ async function clientToken(server: TestServer, clientId: string, secret: string,
 }
 
 describe(`admin API: clients (${STORAGE})`, () => {
-  const { server } = useServer();
+  const { server, storage } = useServer();
   let token: string;
   let adminClientId: string;
 
@@ -87,6 +88,17 @@ describe(`admin API: clients (${STORAGE})`, () => {
     assert.equal((updated.details as { by_client: string }).by_client, adminClientId);
     assert.ok(updated.ip, 'the address is recorded');
     assert.ok(!JSON.stringify(events).includes(created.body.client_secret));
+  });
+
+  test('the CLI makes an admin client as the README says; its client-credentials token calls the API', async () => {
+    const made = json<{ client_id: string; client_secret: string }>(
+      await runCli(['client', 'create', '--name', 'Automation (CLI)', '--grant-types', 'client_credentials', '--scope', 'admin'], { ...storage.env, ISSUER: server.url }),
+    );
+    const issued = await clientToken(server, made.client_id, made.client_secret);
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const list = await api('GET', '/clients?limit=200', undefined, issued.body.access_token);
+    assert.equal(list.status, 200);
+    assert.ok(list.body.items.some((c: { client_id: string }) => c.client_id === made.client_id));
   });
 
   test('paging by cursor is stable across inserts: no row twice, none skipped', async () => {
