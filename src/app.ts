@@ -3,6 +3,7 @@ import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { checkRedis, type RedisClient } from './redis.ts';
+import { adminApiRoutes } from './admin/admin.routes.ts';
 import { createSelfService } from './accounts/self-service/self-service.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
@@ -162,6 +163,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     if (email.mailer.kind === 'mailbox') await pages.register(mailboxRoutes, { outbox: email.outbox.repo });
     await pages.register(firstPartyRoutes, { config, host, knex, accounts, clients, events, passwordLogin, context: firstParty, reader });
   });
+  // Issue 11: the admin API, in a scope of its own (its errors, serializers and OpenAPI document).
+  await app.register(adminApiRoutes, { prefix: '/admin/api', provider: host.provider, clients, accounts, events });
   await app.register(healthRoutes, {
     checks: {
       database: () => knex.raw('select 1'),

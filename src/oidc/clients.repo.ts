@@ -3,6 +3,12 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import { isStorableId } from './adapters/types.ts';
 import { createClientCache, publishOnly, type ClientInvalidation } from './client-cache.ts';
 
+/** Where a row stands in creation order (`createdAt` an ISO instant with microseconds). */
+export interface ClientPosition {
+  createdAt: string;
+  clientId: string;
+}
+
 /** OIDC client metadata as oidc-provider reads it (RFC 7591 names). */
 export type ClientMetadata = Record<string, unknown> & { client_id: string; client_secret?: string };
 
@@ -82,6 +88,22 @@ export function createClientsRepo(knex: Knex, box: SecretBox, { invalidation }: 
     async list(): Promise<ClientMetadata[]> {
       const rows = (await knex('clients').orderBy('created_at')) as ClientRow[];
       return rows.map(toMetadata);
+    },
+
+    /**
+     * One page of clients in creation order (then id): `after` is the position of the last
+     * row of the previous page, so rows inserted meanwhile (created later) come on later pages
+     * and none is skipped or repeated. The position keeps Postgres' microseconds (a JS Date
+     * would round them off).
+     */
+    async page({ limit, after }: { limit: number; after?: ClientPosition }): Promise<{ client: ClientMetadata; position: ClientPosition }[]> {
+      const query = knex('clients')
+        .select('*', knex.raw(`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as position`))
+        .orderBy([{ column: 'created_at' }, { column: 'client_id' }])
+        .limit(limit);
+      if (after) query.whereRaw('(created_at, client_id) > (?::timestamptz, ?)', [after.createdAt, after.clientId]);
+      const rows = (await query) as (ClientRow & { position: string })[];
+      return rows.map((row) => ({ client: toMetadata(row), position: { createdAt: row.position, clientId: row.client_id } }));
     },
 
     /** Insert or replace; `firstParty` undefined keeps what the row had (false for new rows). */

@@ -49,6 +49,15 @@ export const OIDC_ROUTES = {
 
 export const SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 
+/**
+ * The scope of the admin API (src/admin). Offered apart from SCOPES: a client gets it only when
+ * an admin lists it in the client's `scope`, never by default, never through registration.
+ */
+export const ADMIN_SCOPE = 'admin';
+
+/** Every scope the provider knows, the admin one included: what a client's `scope` may name. */
+export const OFFERED_SCOPES = [...SCOPES, ADMIN_SCOPE];
+
 /** Client metadata Gatehouse adds to RFC 7591's. */
 const EXTRA_CLIENT_METADATA = ['first_party', 'client_description'];
 
@@ -114,7 +123,7 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
     // ID tokens carry the claims of the granted scopes, as Keycloak and Auth0 do and RP
     // libraries expect (OIDC Core §5.4 allows either; `true` would keep them to userinfo).
     conformIdTokenClaims: false,
-    scopes: SCOPES,
+    scopes: OFFERED_SCOPES,
     responseTypes: ['code'],
     // RFC 9700 §2.1.1: PKCE for every client, not only public ones (S256 is all v9 offers).
     pkce: { required: () => true },
@@ -146,7 +155,12 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
           // Called once per extra property: the first one checks the whole client. Registration
           // gets every rule (client-rules.ts); a stored client loading is held to the one a
           // token depends on, so a client stored before a rule existed still loads.
-          const problems = clientMetadataProblems(metadata as Record<string, unknown>, { scopes: SCOPES, issuer: config.issuer });
+          const problems = clientMetadataProblems(metadata as Record<string, unknown>, { scopes: OFFERED_SCOPES, issuer: config.issuer });
+          // Only an admin allows a client the admin scope (CONTRACT.md "Admin API").
+          const scope = (metadata as { scope?: unknown }).scope;
+          if (isRegistrationRequest(ctx) && typeof scope === 'string' && scope.split(' ').includes(ADMIN_SCOPE)) {
+            throw new errors.InvalidClientMetadata('the admin scope cannot be requested through dynamic registration');
+          }
           const blocking = isRegistrationRequest(ctx) ? problems : problems.grant_types ? { grant_types: problems.grant_types } : {};
           if (blocking.redirect_uris || blocking.post_logout_redirect_uris) {
             // RFC 7591 §3.2.2: redirect URI problems have their own code (its fixed text replaced).

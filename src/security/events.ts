@@ -30,6 +30,12 @@ export const USERS_IMPORTED = 'users.imported';
 /** A stored password hash was replaced by argon2id at sign-in; details name the old scheme only. */
 export const PASSWORD_UPGRADED = 'password.upgraded';
 
+/** Admin API changes to clients (issue 11): who (`by_client` or the account), which client, which fields; never a secret. */
+export const ADMIN_CLIENT_CREATED = 'admin.client_created';
+export const ADMIN_CLIENT_UPDATED = 'admin.client_updated';
+export const ADMIN_CLIENT_DELETED = 'admin.client_deleted';
+export const ADMIN_CLIENT_SECRET_ROTATED = 'admin.client_secret_rotated';
+
 export const SECURITY_EVENT_TYPES = [
   LOGIN_SUCCEEDED,
   LOGIN_FAILED,
@@ -46,6 +52,10 @@ export const SECURITY_EVENT_TYPES = [
   SESSIONS_REVOKED,
   USERS_IMPORTED,
   PASSWORD_UPGRADED,
+  ADMIN_CLIENT_CREATED,
+  ADMIN_CLIENT_UPDATED,
+  ADMIN_CLIENT_DELETED,
+  ADMIN_CLIENT_SECRET_ROTATED,
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

@@ -83,6 +83,8 @@ describe(`one set of client rules for every path (${STORAGE})`, () => {
       [{ redirect_uris: ['http://rp.example/cb'] }, /redirect_uris/],
       [{ post_logout_redirect_uris: ['http://rp.example/'] }, /post_logout_redirect_uris/],
       [{ scope: 'openid admin-everything' }, /scope/],
+      // Only an admin allows a client the admin API (issue 11).
+      [{ scope: 'openid admin' }, /admin scope/],
     ];
     for (const [metadata, field] of cases) {
       const { status, body } = await register(ctx.server, metadata);
