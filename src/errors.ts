@@ -20,8 +20,8 @@ export class AppError extends Error {
 
 /** Bad input: each field's problem in `fields`. Nothing was changed. */
 export class ValidationError extends AppError {
-  constructor(fields: Record<string, string>, message = 'Please correct the highlighted fields.') {
-    super('VALIDATION_FAILED', 400, message, fields);
+  constructor(fields: Record<string, string>, message?: string) {
+    super('VALIDATION_FAILED', 400, message ?? translate('form.correct_fields'), fields);
     this.name = 'ValidationError';
   }
 }
@@ -65,8 +65,8 @@ export class ConflictError extends AppError {
 }
 
 export class NotFoundError extends AppError {
-  constructor(message = 'Not found.') {
-    super('NOT_FOUND', 404, message);
+  constructor(message?: string) {
+    super('NOT_FOUND', 404, message ?? translate('error.not_found_short'));
     this.name = 'NotFoundError';
   }
 }

@@ -117,7 +117,8 @@ export function compileMessage(source: string, locale: string): Message {
         if (typeof p === 'string') return p;
         if ('pound' in p) return n === undefined ? '#' : numbers.format(n);
         const value = values[p.arg];
-        if (!('options' in p)) return value === undefined ? `{${p.arg}}` : typeof value === 'number' ? numbers.format(value) : value;
+        // A plain argument is its string, unformatted (as intl-messageformat does): `{max}` is 1024, not 1,024.
+        if (!('options' in p)) return value === undefined ? `{${p.arg}}` : String(value);
         if (p.kind === 'select') return render(p.options[String(value)] ?? p.options.other!, values, n);
         const count = Number(value);
         const option = p.options[`=${count}`] ?? p.options[plurals.select(count)] ?? p.options.other!;

@@ -144,6 +144,17 @@ describe(`languages: English and Vietnamese, by ui_locales, the lang cookie, Acc
     assert.equal(all.find((m) => m.to === english)?.subject, 'Confirm your e-mail address');
   });
 
+  test("the accounts' own messages (a password rule, a field problem) speak the language too", async () => {
+    const browser = new PersonBrowser();
+    await switchTo(browser, 'vi');
+    const refused = await browser.submit(await browser.request(`${server.url}/register`), { name: 'An', email: 'not-an-address', password: 'short' }, { field: 'email' });
+    assert.equal(refused.status, 400);
+    assert.equal(htmlLang(refused), 'vi');
+    assert.match(refused.body, /Dùng ít nhất 12 ký tự\./);
+    assert.match(refused.body, /Nhập một địa chỉ e-mail hợp lệ\./);
+    assert.match(refused.body, /Vui lòng sửa các trường được đánh dấu\./);
+  });
+
   test('error pages speak the language too', async () => {
     const browser = new Browser();
     await switchTo(browser, 'vi');
