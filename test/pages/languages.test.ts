@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, type Page } from '../helpers/browser.ts';
-import { createClient, rpConfig } from '../helpers/fixtures.ts';
+import { authorize, createClient, createUser, rpConfig } from '../helpers/fixtures.ts';
 import { STORAGE, useServer } from '../helpers/server.ts';
 import { BEHIND_PROXY, eventually, fastEmail, outboxTo, PersonBrowser } from '../email/support.ts';
 
@@ -168,6 +168,15 @@ describe(`languages: English and Vietnamese, by ui_locales, the lang cookie, Acc
     assert.equal(provider.status, 400);
     assert.equal(htmlLang(provider), 'vi');
     assert.match(provider.body, /Đã xảy ra lỗi/);
+  });
+
+  test('the logout page follows its own ui_locales', async () => {
+    const user = await createUser(server);
+    const { browser } = await authorize(server, rp, user, { browser: new SpeakingBrowser('en') });
+    const page = await browser.request(`${server.url}/logout?ui_locales=vi`);
+    assert.equal(page.status, 200);
+    assert.equal(htmlLang(page), 'vi');
+    assert.match(page.body, /Có, đăng xuất/);
   });
 
   test('discovery lists ui_locales_supported', async () => {
