@@ -1,3 +1,5 @@
+import { translate } from './i18n/locale.ts';
+
 /**
  * Gatehouse's own errors: a stable SCREAMING_SNAKE `code`, an HTTP status, a message safe to
  * show a user, and for form input the message of each field. The error handler in app.ts
@@ -18,8 +20,8 @@ export class AppError extends Error {
 
 /** Bad input: each field's problem in `fields`. Nothing was changed. */
 export class ValidationError extends AppError {
-  constructor(fields: Record<string, string>, message = 'Please correct the highlighted fields.') {
-    super('VALIDATION_FAILED', 400, message, fields);
+  constructor(fields: Record<string, string>, message?: string) {
+    super('VALIDATION_FAILED', 400, message ?? translate('form.correct_fields'), fields);
     this.name = 'ValidationError';
   }
 }
@@ -27,7 +29,7 @@ export class ValidationError extends AppError {
 /** Wrong login or password, unknown or locked account: one answer for all (no enumeration). */
 export class InvalidCredentialsError extends AppError {
   constructor() {
-    super('INVALID_CREDENTIALS', 401, 'Wrong e-mail address, username or password.');
+    super('INVALID_CREDENTIALS', 401, translate('error.invalid_credentials'));
     this.name = 'InvalidCredentialsError';
   }
 }
@@ -42,7 +44,7 @@ export class TooManyAttemptsError extends AppError {
   readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number) {
     const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
-    super('TOO_MANY_ATTEMPTS', 429, `Too many attempts: try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or reset your password.`);
+    super('TOO_MANY_ATTEMPTS', 429, translate('error.too_many_attempts', { minutes }));
     this.name = 'TooManyAttemptsError';
     this.retryAfterSeconds = retryAfterSeconds;
   }
@@ -50,7 +52,7 @@ export class TooManyAttemptsError extends AppError {
 
 export class EmailNotVerifiedError extends AppError {
   constructor() {
-    super('EMAIL_NOT_VERIFIED', 403, 'Please confirm your e-mail address first. We can send the confirmation again.');
+    super('EMAIL_NOT_VERIFIED', 403, translate('error.email_not_verified'));
     this.name = 'EmailNotVerifiedError';
   }
 }
@@ -63,8 +65,8 @@ export class ConflictError extends AppError {
 }
 
 export class NotFoundError extends AppError {
-  constructor(message = 'Not found.') {
-    super('NOT_FOUND', 404, message);
+  constructor(message?: string) {
+    super('NOT_FOUND', 404, message ?? translate('error.not_found_short'));
     this.name = 'NotFoundError';
   }
 }

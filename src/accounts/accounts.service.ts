@@ -6,6 +6,7 @@ import type { PasswordHasher } from './passwords/hasher.ts';
 import { hashScheme } from './passwords/legacy-hashes.ts';
 import { PASSWORD_UPGRADED, type SecurityEvents } from '../security/events.ts';
 import { checkPasswordPolicy, DEFAULT_PASSWORD_POLICY, type PasswordContext, type PasswordPolicy } from './passwords/password-policy.ts';
+import { translate } from '../i18n/locale.ts';
 
 export type { Account } from './accounts.repo.ts';
 
@@ -39,15 +40,15 @@ export function validateAccountFields(input: Pick<NewAccount, 'email' | 'name' |
   const fields: Record<string, string> = {};
   const email = typeof input.email === 'string' ? input.email.trim() : '';
   if (!email || email.length > 254 || CONTROL_RE.test(email) || !EMAIL_RE.test(email)) {
-    fields.email = 'Enter a valid e-mail address.';
+    fields.email = translate('form.invalid_email');
   }
   if (input.username !== undefined && input.username !== '') {
     if (typeof input.username !== 'string' || !USERNAME_RE.test(normalizeUsername(input.username))) {
-      fields.username = 'Use 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit.';
+      fields.username = translate('account.invalid_username');
     }
   }
   if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length > 200 || CONTROL_RE.test(input.name))) {
-    fields.name = 'Enter a name of at most 200 characters on one line.';
+    fields.name = translate('account.invalid_name');
   }
   return fields;
 }
@@ -120,7 +121,7 @@ export function createAccounts({ knex, hasher, passwordPolicy = DEFAULT_PASSWORD
      */
     async create(input: NewAccount, trx: Knex = knex): Promise<Account> {
       const account = await repo.insert(await prepare(input), trx);
-      if (!account) throw new ConflictError('ACCOUNT_EXISTS', 'An account with this e-mail address or username already exists.');
+      if (!account) throw new ConflictError('ACCOUNT_EXISTS', translate('register.exists'));
       return account;
     },
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { isDependencyDown } from '../errors.ts';
+import { currentLocale, DEFAULT_LOCALE, isLocale, runInLocale } from '../i18n/locale.ts';
 import { DeliveryError, type Mailer } from './mailer.ts';
 import { createOutboxRepo, type OutboxMessage } from './outbox.repo.ts';
 import { EMAIL_TEMPLATES, humanDuration, isEmailTemplate, renderEmail, type EmailModel, type EmailTemplate, type RenderedEmail } from './templates.ts';
@@ -89,7 +90,9 @@ export function createOutbox({ knex, box, config, mailer, log, onDelivered }: Ou
     let rendered: RenderedEmail;
     try {
       if (!isEmailTemplate(m.template)) throw new Error(`unknown template ${JSON.stringify(m.template)}`);
-      rendered = renderEmail(m.template, modelFor({ ...m, template: m.template }));
+      // In the language of the page that caused the mail (recorded with it), not the worker's.
+      const locale = isLocale(m.data.locale) ? m.data.locale : DEFAULT_LOCALE;
+      rendered = runInLocale(locale, () => renderEmail(m.template as EmailTemplate, modelFor({ ...m, template: m.template as EmailTemplate })));
     } catch (err) {
       // A message that cannot be rendered (a token sealed under a secret no longer configured)
       // never will be: retrying only delays the dead letter.
@@ -130,7 +133,8 @@ export function createOutbox({ knex, box, config, mailer, log, onDelivered }: Ou
 
     /** Records a message in `trx`, the caller's transaction: it exists exactly when the caller's change does. */
     async record(e: NewEmail, trx: Knex): Promise<OutboxMessage> {
-      const data: Record<string, unknown> = { name: e.to.name };
+      // The language of the request that causes the mail: the worker renders it in that one.
+      const data: Record<string, unknown> = { name: e.to.name, locale: currentLocale() };
       if (e.token) {
         data.token = box.seal(e.token.value);
         data.ttlSeconds = e.token.ttlSeconds;

@@ -50,8 +50,7 @@ function compiled(file: string, kind: 'html' | 'text'): Compiled {
 
 /** "1 hour", "24 hours", "30 minutes": a link lifetime for people. */
 export function humanDuration(seconds: number): string {
-  const [n, unit] = seconds % 3600 === 0 ? [seconds / 3600, 'hour'] : [Math.max(1, Math.round(seconds / 60)), 'minute'];
-  return `${n} ${translate(`time.${unit}${n === 1 ? '' : 's'}`)}`;
+  return seconds % 3600 === 0 ? translate('time.hours', { n: seconds / 3600 }) : translate('time.minutes', { n: Math.max(1, Math.round(seconds / 60)) });
 }
 
 export function renderEmail(name: EmailTemplate, model: EmailModel): RenderedEmail {

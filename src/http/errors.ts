@@ -131,7 +131,7 @@ export function registerErrorHandlers(app: FastifyInstance) {
     if (isClientAbort(err, request)) {
       // Nobody is listening for an answer; not an outage, and nothing to alert on.
       request.log.info('the client closed the connection before the request was read');
-      return sendError(reply, request, 400, 'BAD_REQUEST', 'The request was not completed.');
+      return sendError(reply, request, 400, 'BAD_REQUEST', translate('error.not_completed'));
     }
     if (isDependencyDown(err)) {
       outages.failure(err);

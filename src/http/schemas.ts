@@ -3,6 +3,7 @@ import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
 import { isPlausibleIdentifier } from '../identifiers.ts';
+import { translate } from '../i18n/locale.ts';
 
 /**
  * Route schemas (issue 8): every route declares the parts of the request it reads, in zod
@@ -24,12 +25,12 @@ export const NO_INPUT: FastifySchema = {};
  * A form field (application/x-www-form-urlencoded, @fastify/formbody): one string. A field
  * sent twice (`email=a&email=b`) arrives as a list, and is refused rather than guessed at.
  */
-export const formText = z.string({ error: 'Enter this only once, as text.' });
+export const formText = z.string({ error: () => translate('form.once') });
 
 /** An e-mail address (or a login) typed into a form: one string without control characters. */
 // No control characters and at most 254 characters (src/identifiers.ts): refused at the door, the
 // field marked, before any job is queued (issue 15, finding 6).
-export const formEmail = formText.refine(isPlausibleIdentifier, { error: 'Enter a valid e-mail address.' });
+export const formEmail = formText.refine(isPlausibleIdentifier, { error: () => translate('form.invalid_email') });
 
 /** A query string parameter: one string (a repeated one is refused). */
 export const queryText = z.string({ error: 'must be given once, as text' });
@@ -73,7 +74,7 @@ export function schemaError(errors: FastifySchemaValidationError[], part: Reques
     fields[name] ??= error.message ?? 'invalid';
   }
   if (part === 'body') return new ValidationError(fields);
-  return new ValidationError(fields, `The address has a parameter that is not valid: ${Object.keys(fields).join(', ')}.`);
+  return new ValidationError(fields, translate('error.bad_parameter', { names: Object.keys(fields).join(', ') }));
 }
 
 /** Zod validates every route's schema; a failure is a ValidationError (src/errors.ts). Call before any route is added. */

@@ -1,28 +1,31 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import fastifyView from '@fastify/view';
 import type { FastifyInstance } from 'fastify';
 import Handlebars from 'handlebars';
+import { currentLocale, translate } from '../i18n/locale.ts';
+import { languageLinks, registerLanguage } from './language.ts';
+
+export { translate };
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views', import.meta.url));
 
-/** Strings of the hosted pages and e-mails (views/locales/en.json). */
-export const strings: Record<string, string> = JSON.parse(readFileSync(`${VIEWS_DIR}/locales/en.json`, 'utf8'));
-
-/** `{{t "key"}}`: a string from the locale file; unknown keys show as themselves. */
-export function translate(key: string): string {
-  return strings[key] ?? key;
-}
-
+/**
+ * Helpers of every template: `{{t "key" name=value}}`, a string of the current locale (an ICU
+ * message, views/locales/<locale>.json; unknown keys show as themselves); `{{lang}}`, the
+ * current locale; `(languages)`, the language switcher's links.
+ */
 export function createHandlebars() {
   const hb = Handlebars.create();
-  hb.registerHelper('t', (key: unknown) => translate(String(key)));
+  hb.registerHelper('t', (key: unknown, options: Handlebars.HelperOptions) => translate(String(key), options?.hash));
+  hb.registerHelper('lang', () => currentLocale());
+  hb.registerHelper('languages', () => languageLinks(currentLocale()));
   return hb;
 }
 
 /** Pages from views/ with one layout and partials; CSS from views/assets at /assets. */
 export async function registerViews(app: FastifyInstance, { production }: { production: boolean }) {
+  registerLanguage(app);
   await app.register(fastifyView, {
     engine: { handlebars: createHandlebars() },
     root: VIEWS_DIR,
@@ -36,6 +39,7 @@ export async function registerViews(app: FastifyInstance, { production }: { prod
         field: 'partials/field.hbs',
         hidden: 'partials/hidden.hbs',
         captcha: 'partials/captcha.hbs',
+        languages: 'partials/languages.hbs',
       },
     },
   });

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type Provider from 'oidc-provider';
+import { translate } from '../i18n/locale.ts';
 
 /** oidc-provider reads at most 56 KiB of a request body (lib/shared/selective_body.js). */
 export const PROVIDER_BODY_LIMIT = 56 * 1024;
@@ -36,10 +37,10 @@ export function keepAnswersDesigned(provider: Provider, onError: (err: unknown) 
     await next();
     if (overLimit && overLimit()) {
       ctx.status = 413;
-      ctx.body = { error: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' };
+      ctx.body = { error: 'PAYLOAD_TOO_LARGE', message: translate('error.payload_too_large') };
     } else if (ctx.status === 404 && ctx.body == null) {
       ctx.status = 404;
-      ctx.body = { error: 'NOT_FOUND', message: 'This page does not exist.' };
+      ctx.body = { error: 'NOT_FOUND', message: translate('error.not_found') };
     }
   });
 }

@@ -5,6 +5,7 @@ import { AppError } from '../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../http/errors.ts';
 import { PROVIDER_BODY_LIMIT } from './answers.ts';
 import { OIDC_ROUTES } from './provider.ts';
+import { translate } from '../i18n/locale.ts';
 
 /** Endpoints that take a form POST as the same request as a GET (see below). */
 const POST_AS_GET = new Set<string>([OIDC_ROUTES.authorization, OIDC_ROUTES.end_session]);
@@ -30,7 +31,7 @@ export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHos
     // RFC 9110 §15.5.14: a body over what the provider reads is a 413; the provider itself
     // would read it and answer 400 `invalid_request`. A chunked body is counted as the provider
     // reads it (src/oidc/answers.ts).
-    if (Number(request.headers['content-length']) > PROVIDER_BODY_LIMIT) throw new AppError('PAYLOAD_TOO_LARGE', 413, 'The request body is too large.');
+    if (Number(request.headers['content-length']) > PROVIDER_BODY_LIMIT) throw new AppError('PAYLOAD_TOO_LARGE', 413, translate('error.payload_too_large'));
     reply.hijack();
     // RFC 9110 §10.2.3: a 503 says when to come back; the provider's own
     // `temporarily_unavailable` (src/oidc/adapters/types.ts) carries none.

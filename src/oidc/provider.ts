@@ -6,6 +6,7 @@ import { claimsFor } from '../accounts/accounts.service.ts';
 import { issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
 import { accountValidity } from '../accounts/validity.ts';
 import type { Config } from '../config.ts';
+import { firstSupported, LOCALES, setLocale, translate } from '../i18n/locale.ts';
 import type { ClientMetadata, ClientsRepo } from './clients.repo.ts';
 import { clientMetadataProblems, describeProblems } from './client-rules.ts';
 import { withUnavailableStorage, type AdapterFactory } from './adapters/types.ts';
@@ -195,6 +196,7 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
       session.grantIdFor(client.clientId, grant.jti);
       return grant;
     },
+    discovery: { ui_locales_supported: [...LOCALES] },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -247,10 +249,14 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
         return;
       }
       ctx.type = 'html';
+      // The authorization request's own ui_locales (CONTRACT "Languages"), when it got that far.
+      const asked = firstSupported(ctx.oidc?.params?.ui_locales);
+      if (asked) setLocale(asked);
       ctx.body = await render('error', {
-        title: 'Something went wrong',
+        title: translate('error.title'),
         code: out.error,
-        message: out.error_description ?? 'The request could not be completed.',
+        // oidc-provider's descriptions are English protocol text for developers; the headline is the person's.
+        message: out.error_description ?? translate('error.request_failed'),
       });
     },
   };

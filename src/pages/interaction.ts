@@ -3,6 +3,7 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { translate } from '../http/views.ts';
+import { firstSupported, setLocale } from '../i18n/locale.ts';
 import type { OidcHost } from '../oidc/host.ts';
 
 /**
@@ -28,6 +29,9 @@ export async function interactionDetails(host: OidcHost, request: FastifyRequest
   try {
     const found = await host.provider.interactionDetails(request.raw, reply.raw);
     if (found.uid !== request.params.uid) throw new errors.SessionNotFound('interaction mismatch');
+    // The authorization request's ui_locales beats the switcher's cookie (CONTRACT "Languages").
+    const asked = firstSupported(found.params.ui_locales);
+    if (asked) setLocale(asked);
     return found;
   } catch (err) {
     if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) throw interactionExpired();

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis.ts';
 import { AppError } from '../errors.ts';
 import { sha256 } from '../crypto/secret-box.ts';
+import { translate } from '../i18n/locale.ts';
 
 /**
  * Server-side captcha verification (CONTRACT.md: CAPTCHA_PROVIDER, CAPTCHA_SITE_KEY,
@@ -95,8 +96,8 @@ export class CaptchaError extends AppError {
       code,
       code === 'CAPTCHA_FAILED' ? 400 : 503,
       code === 'CAPTCHA_FAILED'
-        ? 'The captcha was not completed. Please try again.'
-        : 'The captcha check is unavailable right now. Please try again in a moment.',
+        ? translate('captcha.failed')
+        : translate('captcha.unavailable'),
     );
     this.name = 'CaptchaError';
     this.reason = reason;

@@ -1,6 +1,7 @@
 import fastifyCsrf from '@fastify/csrf-protection';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
+import { translate } from '../i18n/locale.ts';
 
 /**
  * CSRF tokens for the hosted forms oidc-provider does not protect itself (ASVS V3.5.1):
@@ -16,7 +17,7 @@ const EXEMPT_PREFIX = '/interaction/';
 
 export class CsrfError extends AppError {
   constructor() {
-    super('CSRF_FAILED', 403, 'This form has expired. Go back, reload the page and try again.');
+    super('CSRF_FAILED', 403, translate('error.csrf'));
     this.name = 'CsrfError';
   }
 }

@@ -4,6 +4,7 @@ import type { RedisClient } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { createClientRateKey, type ClientSecrets } from './client-rate-key.ts';
+import { translate } from '../i18n/locale.ts';
 
 export type RateLimits = Config['rateLimits'];
 
@@ -46,9 +47,14 @@ export function addressRateKey(request: { ip?: string; socket?: { remoteAddress?
   return request.ip ?? request.socket?.remoteAddress ?? 'unknown';
 }
 
+/** How long to wait, in the request's language (@fastify/rate-limit's own `after` is English). */
+function waitText(ttlMs: number): string {
+  return ttlMs >= 60_000 ? translate('time.minutes', { n: Math.round(ttlMs / 60_000) }) : translate('time.seconds', { n: Math.max(1, Math.round(ttlMs / 1000)) });
+}
+
 export class RateLimitedError extends AppError {
-  constructor(after: string) {
-    super('RATE_LIMITED', 429, `Too many requests. Please wait ${after} and try again.`);
+  constructor(ttlMs: number) {
+    super('RATE_LIMITED', 429, translate('error.rate_limited_wait', { after: waitText(ttlMs) }));
     this.name = 'RateLimitedError';
   }
 }
@@ -77,6 +83,6 @@ export async function registerRateLimits(
     redis,
     nameSpace: `${prefix}ratelimit:`,
     skipOnError: false,
-    errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
+    errorResponseBuilder: (_request, context) => new RateLimitedError(context.ttl),
   });
 }

@@ -1,4 +1,5 @@
 import { dictionary } from '@zxcvbn-ts/language-common';
+import { translate } from '../../i18n/locale.ts';
 
 /**
  * The password rules of NIST SP 800-63B-4 §3.1.1.2 (password verifiers) and OWASP ASVS 5 V6.2:
@@ -88,23 +89,23 @@ export function checkPasswordPolicy(
   context: PasswordContext = {},
   policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY,
 ): string | undefined {
-  if (typeof password !== 'string' || password.length === 0) return 'Enter a password.';
-  const tooLong = `Use at most ${policy.maxLength} characters.`;
+  if (typeof password !== 'string' || password.length === 0) return translate('password.required');
+  const tooLong = translate('password.too_long', { max: policy.maxLength });
   if (password.length > policy.maxLength * RAW_LENGTH_FACTOR) return tooLong;
   // 800-63B-4 §3.1.1.2: normalise (NFKC) before counting; each code point is one character.
   const normalized = password.normalize('NFKC');
   const length = [...normalized].length;
-  if (length < policy.minLength) return `Use at least ${policy.minLength} characters.`;
+  if (length < policy.minLength) return translate('password.too_short', { min: policy.minLength });
   if (length > policy.maxLength) return tooLong;
   const folded = normalized.toLowerCase();
   // ASVS V6.2.4, V6.2.12 / 800-63B-4 §3.1.1.2: refuse values known from breach corpora.
-  if (commonPasswordSet().has(folded)) return 'This password is one of the most common passwords. Choose one that is harder to guess.';
+  if (commonPasswordSet().has(folded)) return translate('password.common');
   // ASVS V6.2.11 / 800-63B-4 §3.1.1.2: context-specific words.
   if (personalWords(context).some((word) => folded.includes(word))) {
-    return 'Do not use your e-mail address, username or name in your password.';
+    return translate('password.personal');
   }
   if ((policy.blockedWords ?? []).some((word) => word && folded.includes(fold(word)))) {
-    return 'Do not use the name of this service in your password.';
+    return translate('password.service_name');
   }
   return undefined;
 }

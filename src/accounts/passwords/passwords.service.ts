@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { checkPassword, type Account, type Accounts } from '../accounts.service.ts';
 import type { PasswordHasher } from './hasher.ts';
 import { createPasswordHistoryRepo } from './history.repo.ts';
+import { translate } from '../../i18n/locale.ts';
 
 export interface PasswordsDeps {
   knex: Knex;
@@ -23,7 +24,7 @@ export function createPasswords({ knex, accounts, hasher, historySize }: Passwor
       const previous = [account.passwordHash, ...(await history.recent(account.id, historySize - 1))];
       // argon2 runs on libuv's threads: the comparisons run side by side.
       const matches = await Promise.all(previous.map((hash) => hasher.verify(hash, password as string)));
-      if (matches.some(Boolean)) return `Choose a password you have not used for your last ${historySize} passwords.`;
+      if (matches.some(Boolean)) return translate('password.reused', { count: historySize });
       return undefined;
     },
 

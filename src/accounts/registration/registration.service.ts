@@ -1,6 +1,7 @@
 import { ValidationError, ConflictError } from '../../errors.ts';
 import { normalizeEmail } from '../../identifiers.ts';
 import type { SelfService } from '../self-service/self-service.ts';
+import { translate } from '../../i18n/locale.ts';
 
 export interface Registration {
   name: string;
@@ -35,11 +36,11 @@ export async function register(s: SelfService, input: Registration): Promise<{ a
       return { accountId: null, messageIds: [notice.id] };
     }
     if (usernameNormalized && (await repo.findByLogin(usernameNormalized, trx))) {
-      throw new ValidationError({ username: 'This username is taken. Please choose another one.' });
+      throw new ValidationError({ username: translate('register.username_taken') });
     }
     const account = await repo.insert(row, trx);
     // Only a registration of the same address or username a moment ago gets here.
-    if (!account) throw new ConflictError('ACCOUNT_EXISTS', 'This account was just created. Check your e-mail.');
+    if (!account) throw new ConflictError('ACCOUNT_EXISTS', translate('register.just_created'));
     const messageId = await s.recordLink(trx, account, { purpose: 'verify', ttlSeconds: s.config.email.verifyTokenTtlSeconds, interactionUid: input.interactionUid });
     return { accountId: account.id, messageIds: [messageId] };
   });

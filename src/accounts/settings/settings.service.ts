@@ -1,17 +1,18 @@
 import { NotFoundError, ValidationError } from '../../errors.ts';
 import { validateNewAccount, type Account } from '../accounts.service.ts';
 import type { SelfService } from '../self-service/self-service.ts';
+import { translate } from '../../i18n/locale.ts';
 
 async function accountOf(s: SelfService, accountId: string): Promise<Account> {
   const account = await s.accounts.repo.findById(accountId);
-  if (!account || account.disabled) throw new NotFoundError('This account does not exist.');
+  if (!account || account.disabled) throw new NotFoundError(translate('account.not_found'));
   return account;
 }
 
 export async function updateName(s: SelfService, accountId: string, name: unknown): Promise<void> {
   // The registration rule for names, alone (the other fields are not being changed).
   const problem = validateNewAccount({ email: '', password: '', name: name as string }).name;
-  if (problem || typeof name !== 'string') throw new ValidationError({ name: problem ?? 'Enter a name.' });
+  if (problem || typeof name !== 'string') throw new ValidationError({ name: problem ?? translate('account.name_required') });
   await accountOf(s, accountId);
   await s.accounts.repo.update(accountId, { name: name.trim() });
 }
@@ -24,7 +25,7 @@ export async function updateName(s: SelfService, accountId: string, name: unknow
 export async function changePassword(s: SelfService, accountId: string, { password, newPassword }: { password: unknown; newPassword: unknown }): Promise<void> {
   const account = await accountOf(s, accountId);
   if (typeof password !== 'string' || !(await s.hasher.verify(account.passwordHash, password))) {
-    throw new ValidationError({ password: 'This is not your current password.' });
+    throw new ValidationError({ password: translate('account.wrong_current_password') });
   }
   const problem = await s.passwords.problemWith(account, newPassword);
   if (problem) throw new ValidationError({ new_password: problem });

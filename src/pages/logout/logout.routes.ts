@@ -1,3 +1,4 @@
+import { firstSupported, setLocale } from '../../i18n/locale.ts';
 import type { LogoutPages, Render } from '../../oidc/provider.ts';
 import { LOGOUT_TEMPLATES, loggedOut, logoutConfirm } from './logout.view.ts';
 
@@ -9,6 +10,9 @@ import { LOGOUT_TEMPLATES, loggedOut, logoutConfirm } from './logout.view.ts';
 export function logoutPages(render: Render): LogoutPages {
   return {
     async logoutSource(ctx, form) {
+      // RP-Initiated Logout's own ui_locales beats the cookie, as on the authorization request.
+      const asked = firstSupported(ctx.oidc.params?.ui_locales);
+      if (asked) setLocale(asked);
       ctx.type = 'html';
       ctx.body = await render(LOGOUT_TEMPLATES.confirm, logoutConfirm(form, ctx.oidc.client?.clientName));
     },

@@ -26,8 +26,7 @@ export function verified() {
 
 /** "1 minute", "2 minutes", "45 seconds": how long the per-address interval is. */
 export function intervalText(seconds: number): string {
-  const [n, unit] = seconds % 60 === 0 ? [seconds / 60, 'minute'] : [seconds, 'second'];
-  return `${n} ${translate(`time.${unit}${n === 1 ? '' : 's'}`)}`;
+  return seconds % 60 === 0 ? translate('time.minutes', { n: seconds / 60 }) : translate('time.seconds', { n: seconds });
 }
 
 /**
@@ -37,6 +36,6 @@ export function intervalText(seconds: number): string {
  */
 export function resent(intervalSeconds: number) {
   if (intervalSeconds <= 0) return { title: translate('verify.resent_title'), body: translate('verify.resent_body') };
-  const body = translate('verify.resent_body_interval').replaceAll('{wait}', intervalText(intervalSeconds));
+  const body = translate('verify.resent_body_interval', { wait: intervalText(intervalSeconds) });
   return { title: translate('verify.resent_title'), body };
 }
