@@ -10,6 +10,9 @@ import { translate } from '../i18n/locale.ts';
 
 export type { Account } from './accounts.repo.ts';
 
+/** The role that makes an account an administrator (the admin API, the `admin` scope). */
+export const ADMIN_ROLE = 'admin';
+
 
 // Deliberately simple (WHATWG's input[type=email] rule): the confirmation mail is the real test.
 const EMAIL_RE = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/;

@@ -4,6 +4,7 @@ import type { Accounts } from '../accounts/accounts.service.ts';
 import { accountValidity } from '../accounts/validity.ts';
 import { AppError } from '../errors.ts';
 import type { ClientsRepo } from '../oidc/clients.repo.ts';
+import { ADMIN_ROLE } from '../accounts/accounts.service.ts';
 import { ADMIN_SCOPE } from '../oidc/provider.ts';
 
 /**
@@ -89,7 +90,7 @@ export function adminAuthorization({ provider, clients, accounts }: AdminAuthDep
     // A user's token: the account must still hold (not disabled, not signed out everywhere since) and be an admin.
     const account = await accounts.findById(token.accountId);
     if (!account || accountValidity(account, [token.iat]) !== 'valid') throw new AdminUnauthorizedError('Bearer error="invalid_token"');
-    if (!account.roles.includes('admin')) throw new AdminForbiddenError();
+    if (!account.roles.includes(ADMIN_ROLE)) throw new AdminForbiddenError();
     return { clientId: token.clientId, accountId: account.id };
   }
 

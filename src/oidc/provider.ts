@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import type { Knex } from 'knex';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Accounts } from '../accounts/accounts.service.ts';
-import { claimsFor } from '../accounts/accounts.service.ts';
+import { ADMIN_ROLE, claimsFor } from '../accounts/accounts.service.ts';
 import { issuedBeforeRevocation } from '../accounts/revocation/revocation.repo.ts';
 import { accountValidity } from '../accounts/validity.ts';
 import type { Config } from '../config.ts';
@@ -188,7 +188,11 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
       // An existing grant is widened too: a first-party client is never sent to consent, also
       // when it asks for more than before (its own API as resource, for /session/start).
       const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-      const scope = String(params?.scope ?? 'openid');
+      // The admin scope only for an admin: anyone else's is left out, so the consent page asks
+      // for it and refuses it (src/pages/consent).
+      const asked = String(params?.scope ?? 'openid').split(' ');
+      const admin = asked.includes(ADMIN_SCOPE) && (await accounts.findById(session.accountId))?.roles.includes(ADMIN_ROLE);
+      const scope = asked.filter((s) => s !== ADMIN_SCOPE || admin).join(' ');
       grant.addOIDCScope(scope);
       if (params?.claims) grant.addOIDCClaims(Object.keys(JSON.parse(String(params.claims)).id_token ?? {}));
       for (const resource of [params?.resource].flat()) if (typeof resource === 'string') grant.addResourceScope(resource, scope);

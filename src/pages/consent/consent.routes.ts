@@ -5,6 +5,8 @@ import { createConsentsRepo } from '../../accounts/consents/consents.repo.ts';
 import { AppError } from '../../errors.ts';
 import { translate } from '../../http/views.ts';
 import type { OidcHost } from '../../oidc/host.ts';
+import { ADMIN_ROLE, type Accounts } from '../../accounts/accounts.service.ts';
+import { ADMIN_SCOPE } from '../../oidc/provider.ts';
 import { finishInteraction, interactionDetails, interactionParams } from '../interaction.ts';
 
 /**
@@ -12,7 +14,10 @@ import { finishInteraction, interactionDetails, interactionParams } from '../int
  * what it asked for. The page itself is shown by GET /interaction/:uid (src/pages/login), which
  * is where oidc-provider sends the browser for every step; first-party clients never get here.
  */
-export async function consentRoutes(scope: FastifyInstance, { host, selfService }: { host: OidcHost; selfService: { knex: Knex } }) {
+export async function consentRoutes(
+  scope: FastifyInstance,
+  { host, selfService, accounts }: { host: OidcHost; selfService: { knex: Knex }; accounts: Pick<Accounts, 'findById'> },
+) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   // /account lists the apps consented to from here (issue 12).
   const consents = createConsentsRepo(selfService.knex);
@@ -32,6 +37,11 @@ export async function consentRoutes(scope: FastifyInstance, { host, selfService 
       missingOIDCClaims?: string[];
       missingResourceScopes?: Record<string, string[]>;
     };
+    // The admin scope (the admin API's) is granted only to accounts with the admin role (issue 11):
+    // anyone else's request for it ends as access_denied, not as a token the API would refuse.
+    if (missing.missingOIDCScope?.includes(ADMIN_SCOPE) && !(await accounts.findById(interaction.session.accountId))?.roles.includes(ADMIN_ROLE)) {
+      return finishInteraction(host, request, reply, { error: 'access_denied', error_description: 'the admin scope is only for accounts with the admin role' });
+    }
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
