@@ -1,5 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
-import { bool, group, int, judged, key, list, oneOf, optionalKey, text, trustProxy, url } from './values.ts';
+import { bool, clientLimit, group, int, judged, key, limit, list, oneOf, optionalKey, text, trustProxy, url } from './values.ts';
 import { z } from 'zod';
 
 /**
@@ -39,13 +39,7 @@ export const ENV_ONLY = [
   },
 ] as const;
 
-/** A request limit: at most `max` requests in a window of `windowSeconds`. */
-function limit(max: number, windowSeconds: number, what: string) {
-  return group(what, {
-    max: key(int(1), max, 'requests allowed in one window'),
-    windowSeconds: key(int(1), windowSeconds, 'the window, in seconds, from the first request counted'),
-  });
-}
+
 
 const CRON_ACCEPTS =
   'a cron expression of 5 fields (minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-7), or 6 with seconds first, such as "*/5 * * * *"';
@@ -177,8 +171,8 @@ export const configSchema = z.strictObject({
       interaction: limit(30, MINUTE, '`POST /interaction/*` (sign-in and consent in an OIDC flow)'),
       // Apps call these from their servers: generous, as they stop floods, while guessing is
       // stopped by the secrets and codes themselves.
-      token: limit(1200, MINUTE, '`POST /token`, per client (HTTP Basic client authentication), else per address'),
-      introspectionRevocation: limit(2400, MINUTE, '`POST /token/introspection` and `/token/revocation`, per client as `token`'),
+      token: clientLimit(1200, 12_000, MINUTE, '`POST /token`: `clientMax` per client that authenticates with HTTP Basic and its secret (one app server speaks for all its users), else `max` per address'),
+      introspectionRevocation: clientLimit(2400, 24_000, MINUTE, '`POST /token/introspection` and `/token/revocation`, counted as `token` is'),
       clientRegistration: limit(10, MINUTE, '`POST /reg` (dynamic client registration)'),
     },
   ),
@@ -241,7 +235,7 @@ export const configSchema = z.strictObject({
     },
   ),
   throttle: group(
-    'Brute-force protection of password logins (ASVS V6.3.1, NIST SP 800-63B-4 §3.2.2). Failures count per account and per client address (IPv6 by /64), each in a window from its first failure. A locked account answers exactly like a wrong password',
+    'Brute-force protection of password logins (ASVS V6.3.1, NIST SP 800-63B-4 §3.2.2). Failures count per account and per client address (IPv6 by /64), each in a window from its first failure. Past the lock, every attempt for that login (an account or not) answers 429 "too many attempts", and the owner gets one notice',
     {
       account: group('per account (the normalised login)', {
         windowSeconds: key(int(1), 5 * MINUTE, 'failures count for this long from the first one'),

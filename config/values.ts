@@ -178,3 +178,20 @@ export function walk(schema: z.ZodObject, path: string[] = []): (Leaf | Branch)[
 }
 
 export const isLeaf = (node: Leaf | Branch): node is Leaf => 'schema' in node;
+
+/** A request limit: at most `max` requests in a window of `windowSeconds`. */
+export function limit(max: number, windowSeconds: number, what: string) {
+  return group(what, {
+    max: key(int(1), max, 'requests allowed in one window'),
+    windowSeconds: key(int(1), windowSeconds, 'the window, in seconds, from the first request counted'),
+  });
+}
+
+/** A limit counted per client when the client proves who it is, else per address (src/security/client-rate-key.ts). */
+export function clientLimit(max: number, clientMax: number, windowSeconds: number, what: string) {
+  return group(what, {
+    max: key(int(1), max, 'requests allowed in one window from one address (no client, or a wrong secret)'),
+    clientMax: key(int(1), clientMax, 'requests allowed in one window to one authenticated client'),
+    windowSeconds: key(int(1), windowSeconds, 'the window, in seconds, from the first request counted'),
+  });
+}

@@ -74,8 +74,11 @@ export async function registerRateLimits(
   app.addHook('onRoute', (route: RouteOptions) => {
     const rule = ruleFor(route.method, route.url ?? '');
     if (!rule) return;
-    const { max, windowSeconds } = limits[rule.limit];
-    const rateLimit = { max, timeWindow: windowSeconds * 1000, keyGenerator: rule.per === 'client' ? clientRateKey : addressRateKey };
+    const limit = limits[rule.limit];
+    // Per-client rules: an authenticated client (key `client:...`) gets its own, larger budget.
+    const clientMax = 'clientMax' in limit ? limit.clientMax : limit.max;
+    const max = rule.per === 'client' ? (_request: unknown, key: string) => (key.startsWith('client:') ? clientMax : limit.max) : limit.max;
+    const rateLimit = { max, timeWindow: limit.windowSeconds * 1000, keyGenerator: rule.per === 'client' ? clientRateKey : addressRateKey };
     route.config = { ...(route.config as object), rateLimit } as RouteOptions['config'];
   });
   await app.register(rateLimit, {

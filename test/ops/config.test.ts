@@ -140,7 +140,7 @@ trustProxy: 1
     assert.equal(c.port, 4100);
     assert.equal(c.issuer, 'http://localhost:4100', 'the computed issuer follows the port from the file');
     assert.deepEqual(c.rateLimits.register, { max: 3, windowSeconds: 600 });
-    assert.deepEqual(c.rateLimits.token, { max: 6000, windowSeconds: 60 });
+    assert.deepEqual(c.rateLimits.token, { max: 6000, clientMax: 12_000, windowSeconds: 60 });
     assert.deepEqual(c.rateLimits.sessionLogin, { max: 20, windowSeconds: 60 });
     assert.equal(c.ttl.accessToken, 300);
     assert.equal(c.ttl.idToken, 3600);

@@ -26,7 +26,7 @@ describe('Redis Cluster', { skip: !TEST_DATABASE_URL && 'a slow process test: ru
     server = await startServer(
       storage,
       { REDIS_CLUSTER_NODES: cluster.nodesEnv },
-      { rateLimits: { ...defaults.rateLimits, token: { max: TOKEN_LIMIT, windowSeconds: 60 } } },
+      { rateLimits: { ...defaults.rateLimits, token: { max: TOKEN_LIMIT, clientMax: TOKEN_LIMIT, windowSeconds: 60 } } },
     );
   });
   after(async () => {
