@@ -171,12 +171,13 @@ describe(`admin API: clients (${STORAGE})`, () => {
     assert.match(bad.headers.get('www-authenticate') ?? '', /^Bearer/);
     assert.ok(!('items' in bad.body));
 
-    // An expired token (one of the admin client's own, made to last a second).
+    // An expired token (one of the admin client's own, made to last two seconds: expiry counts
+    // whole seconds from the second it was issued in, so a one-second token may be over at once).
     const { provider } = server.services.host;
-    const short = new provider.ClientCredentials({ client: (await provider.Client.find(adminClientId))!, scope: 'admin', expiresIn: 1 });
+    const short = new provider.ClientCredentials({ client: (await provider.Client.find(adminClientId))!, scope: 'admin', expiresIn: 2 });
     const shortValue = await short.save();
     assert.equal((await api('GET', '/clients?limit=1', undefined, shortValue)).status, 200);
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await new Promise((resolve) => setTimeout(resolve, 3100));
     const expired = await api('GET', '/clients?limit=1', undefined, shortValue);
     assert.equal(expired.status, 401);
     assert.deepEqual(Object.keys(expired.body).sort(), ['error', 'message']);
