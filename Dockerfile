@@ -18,6 +18,4 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --retries=6 CMD node -e "fetch('http://127.0.0.1:3000/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Migrations run on start, under a Postgres advisory lock: any number of replicas may start at once.
-# --max-semi-space-size=16: the young generation as Node before 22 sized it; Node 24 lets it grow to
-# 128 MB under load, which was most of the RSS (README, "Memory"). Same flag as `npm start`.
-CMD ["node", "--max-semi-space-size=16", "src/main.ts"]
+CMD ["node", "src/main.ts"]
