@@ -21,7 +21,7 @@ import { proxyHeaders } from './http.ts';
 import { writeReport, type Measurement, type RunInfo } from './report.ts';
 import { SCENARIOS, type Scenario, type TargetState } from './scenarios.ts';
 import { backendCpu, cpuSeconds, memory, redisCpu } from './servers.ts';
-import { signIn } from './setup.ts';
+import { signInToAll } from './setup.ts';
 import { startTargets, USER, USERS, type Targets } from './targets.ts';
 
 const { values: args } = parseArgs({
@@ -65,8 +65,8 @@ let failed = false;
 
 try {
   const states: Record<'gatehouse' | 'bare', TargetState> = {
-    gatehouse: { target: targets.gatehouse, client: targets.clients.gatehouse, jar: (await signIn(targets.gatehouse, targets.clients.gatehouse, USER)).jar, users: USERS, firstPartyClientId: targets.firstParty.client_id, pools: {} },
-    bare: { target: targets.bare, client: targets.clients.bare, jar: (await signIn(targets.bare, targets.clients.bare, USER)).jar, users: [USER], pools: {} },
+    gatehouse: { target: targets.gatehouse, clients: targets.clients.gatehouse, jar: await signInToAll(targets.gatehouse, targets.clients.gatehouse, USER), users: USERS, firstPartyClientId: targets.firstParty.client_id, pools: {} },
+    bare: { target: targets.bare, clients: targets.clients.bare, jar: await signInToAll(targets.bare, targets.clients.bare, USER), users: [USER], pools: {} },
   };
   log(`Gatehouse pid ${targets.gatehouse.pid}, bare oidc-provider pid ${targets.bare.pid}; ${ROUNDS} round(s) of ${SECONDS} s at ${LEVELS.join('/')} connections`);
 

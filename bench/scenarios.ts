@@ -12,14 +12,17 @@ import { codeExchangeFields, firstPartySessions, mintCodes, tokenRequest, userTo
  */
 export interface TargetState {
   target: Target;
-  client: BenchClient;
-  /** A browser signed in to the target, with the client's consent given. */
+  /** The target's clients (targets.ts CLIENT_COUNT), used in turn by the token scenarios. */
+  clients: BenchClient[];
+  /** Which client asked last. */
+  turn?: number;
+  /** A browser signed in to the target, with every client's consent given. */
   jar: Jar;
   /** Accounts of the target (the first signs in to `jar`). */
   users: { email: string; password: string }[];
   firstPartyClientId?: string;
-  /** Whatever a scenario keeps between rounds (token pools). */
-  pools: Record<string, string[]>;
+  /** Whatever a scenario keeps between rounds (token pools), each token with the client it belongs to. */
+  pools: Record<string, Owned[]>;
   jwks?: JSONWebKeySet;
 }
 
@@ -39,6 +42,12 @@ export interface Scenario {
   round(s: TargetState, connections: number, seconds: number, expectedRps: number): Promise<Round>;
 }
 
+/** A token or code and the client it was issued to (who must present it). */
+export interface Owned {
+  client: BenchClient;
+  value: string;
+}
+
 type Validate = (body: string, headers: Record<string, string | string[]>) => boolean;
 
 interface Spec {
@@ -46,11 +55,11 @@ interface Spec {
   path: string;
   headers?: Record<string, string>;
   body?: string;
-  /** Per request: extra headers and body (a token from a pool). */
-  setup?: () => { headers?: Record<string, string>; body?: string };
+  /** Per request: extra headers and body (a token from a pool) and the client that asks. */
+  setup?: () => { headers?: Record<string, string>; body?: string; client?: BenchClient };
   validate: Validate;
-  /** On a valid answer (puts a rotated token back in its pool). */
-  onValid?: (body: string, headers: Record<string, string | string[]>) => void;
+  /** On a valid answer (puts a rotated token back in its pool, with the client that asked). */
+  onValid?: (body: string, headers: Record<string, string | string[]>, client?: BenchClient) => void;
 }
 
 /** One autocannon request of `spec`, with a new client address each time and every answer checked. */
@@ -60,25 +69,33 @@ function measured(spec: Spec, counters: Round['counters']): Request {
     path: spec.path,
     headers: spec.headers ?? {},
     body: spec.body,
-    setupRequest(req) {
+    setupRequest(req, context) {
       const extra = spec.setup?.();
       req.headers = { ...req.headers, ...extra?.headers, 'x-forwarded-for': clientAddress() };
       if (extra?.body !== undefined) req.body = extra.body;
+      // A connection has one request in flight: its context says whose answer comes back.
+      context.client = extra?.client;
       return req;
     },
-    onResponse(status, body, _context, headers) {
+    onResponse(status, body, context, headers) {
       if (status >= 400) return;
       if (!spec.validate(body, headers)) counters.invalid++;
       else {
         counters.last = { body, headers };
-        spec.onValid?.(body, headers);
+        spec.onValid?.(body, headers, context.client as BenchClient | undefined);
       }
     },
   };
 }
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
-const authOf = (s: TargetState) => ({ authorization: basicAuth(s.client.client_id, s.client.client_secret) });
+const authOf = (c: BenchClient) => ({ authorization: basicAuth(c.client_id, c.client_secret) });
+/** The target's next client, in turn. */
+function nextClient(s: TargetState): BenchClient {
+  s.turn = ((s.turn ?? -1) + 1) % s.clients.length;
+  return s.clients[s.turn]!;
+}
+const audiences = (s: TargetState) => s.clients.map((c) => c.client_id);
 const json = <T>(body: string) => JSON.parse(body) as T;
 const isJwt = (t: unknown) => typeof t === 'string' && /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/.test(t);
 const isOpaque = (t: unknown) => typeof t === 'string' && /^[\w-]{32,}$/.test(t);
@@ -94,7 +111,7 @@ function tokenValid(check: (t: Record<string, unknown>) => boolean): Validate {
   };
 }
 
-async function verifyJwt(s: TargetState, token: string, audience: string) {
+async function verifyJwt(s: TargetState, token: string, audience: string | string[]) {
   s.jwks ??= json<JSONWebKeySet>((await send(s.target, '/jwks')).body);
   await jwtVerify(token, createLocalJWKSet(s.jwks), { issuer: s.target.issuer, audience });
 }
@@ -104,9 +121,18 @@ function lastJson(counters: Round['counters']): Record<string, string> {
   return json(counters.last.body);
 }
 
+const EMPTY: Owned = { client: { client_id: 'pool-empty', client_secret: '', redirect_uri: '' }, value: 'pool-empty' };
 /** Takes from a pool, round robin (reusable tokens) or for good (single-use ones). */
-function take(pool: string[], reuse: boolean, counter = { i: 0 }): string {
-  return (reuse ? pool[counter.i++ % pool.length] : pool.pop()) ?? 'pool-empty';
+function take(pool: Owned[], reuse: boolean, counter = { i: 0 }): Owned {
+  return (reuse ? pool[counter.i++ % pool.length] : pool.pop()) ?? EMPTY;
+}
+
+/** `n` of something made per client, spread evenly over the target's clients. */
+async function perClient(s: TargetState, n: number, make: (client: BenchClient, count: number) => Promise<string[]>): Promise<Owned[]> {
+  const out: Owned[] = [];
+  const each = Math.ceil(n / s.clients.length);
+  for (const client of s.clients) out.push(...(await make(client, each)).map((value) => ({ client, value })));
+  return out;
 }
 
 const clientCredentials = (id: string, label: string, resource: boolean): Scenario => ({
@@ -114,16 +140,21 @@ const clientCredentials = (id: string, label: string, resource: boolean): Scenar
   label,
   async round(s) {
     const counters: Round['counters'] = { invalid: 0 };
-    const fields: Record<string, string> = { grant_type: 'client_credentials' };
-    if (resource) fields.resource = `${s.target.issuer}/clients/${s.client.client_id}`;
+    const fields = (client: BenchClient): Record<string, string> =>
+      resource ? { grant_type: 'client_credentials', resource: `${s.target.issuer}/clients/${client.client_id}` } : { grant_type: 'client_credentials' };
     const validate = tokenValid((t) => (resource ? isJwt(t.access_token) : isOpaque(t.access_token)));
+    const setup = () => {
+      const client = nextClient(s);
+      return { client, headers: authOf(client), body: formBody(fields(client)) };
+    };
     return {
       counters,
-      requests: [measured({ method: 'POST', path: '/token', headers: { ...form, ...authOf(s) }, body: formBody(fields), validate }, counters)],
+      requests: [measured({ method: 'POST', path: '/token', headers: form, setup, validate }, counters)],
       async deepCheck() {
         const token = lastJson(counters).access_token!;
-        if (resource) return verifyJwt(s, token, s.client.client_id);
-        const reply = await send(s.target, '/token/introspection', { method: 'POST', headers: { ...form, ...authOf(s) }, body: formBody({ token }) });
+        if (resource) return verifyJwt(s, token, audiences(s));
+        // A confidential client may introspect any client's token (oidc-provider's default policy).
+        const reply = await send(s.target, '/token/introspection', { method: 'POST', headers: { ...form, ...authOf(s.clients[0]!) }, body: formBody({ token }) });
         if (!json<{ active: boolean }>(reply.body).active) throw new Error(`${s.target.name}: an issued token is not active`);
       },
     };
@@ -140,16 +171,20 @@ export const SCENARIOS: Scenario[] = [
     label: 'authorization code exchange',
     async round(s, connections, seconds, expectedRps) {
       // Codes live 60 s: minted just before the round, as many as it should use.
-      const codes = await mintCodes(s.target, s.client, s.jar, Math.min(6000, Math.max(connections * 4, Math.round(expectedRps * seconds))));
+      const wanted = Math.min(6000, Math.max(connections * 4, Math.round(expectedRps * seconds)));
+      const codes = await perClient(s, wanted, (client, n) => mintCodes(s.target, client, s.jar, n));
       const counters: Round['counters'] = { invalid: 0 };
       const spec: Spec = {
         method: 'POST',
         path: '/token',
-        headers: { ...form, ...authOf(s) },
-        setup: () => ({ body: formBody(codeExchangeFields(s.client, take(codes, false))) }),
+        headers: form,
+        setup: () => {
+          const { client, value } = take(codes, false);
+          return { client, headers: authOf(client), body: formBody(codeExchangeFields(client, value)) };
+        },
         validate: withIdToken,
       };
-      return { counters, amount: codes.length, requests: [measured(spec, counters)], deepCheck: () => verifyJwt(s, lastJson(counters).id_token!, s.client.client_id) };
+      return { counters, amount: codes.length, requests: [measured(spec, counters)], deepCheck: () => verifyJwt(s, lastJson(counters).id_token!, audiences(s)) };
     },
   },
   {
@@ -160,29 +195,32 @@ export const SCENARIOS: Scenario[] = [
       // A token in flight when a round stops is rotated but its successor never read: top up.
       const pool = (s.pools.refresh ??= []);
       const missing = 2 * connections + 16 - pool.length;
-      if (missing > 0) pool.push(...(await userTokens(s.target, s.client, s.jar, missing)).map((t) => t.refresh_token!));
+      if (missing > 0) pool.push(...(await perClient(s, missing, async (client, n) => (await userTokens(s.target, client, s.jar, n)).map((t) => t.refresh_token!))));
       const spec: Spec = {
         method: 'POST',
         path: '/token',
-        headers: { ...form, ...authOf(s) },
-        setup: () => ({ body: formBody({ grant_type: 'refresh_token', refresh_token: take(pool, false) }) }),
+        headers: form,
+        setup: () => {
+          const { client, value } = take(pool, false);
+          return { client, headers: authOf(client), body: formBody({ grant_type: 'refresh_token', refresh_token: value }) };
+        },
         validate: withIdToken,
-        onValid: (body) => void pool.push(json<{ refresh_token: string }>(body).refresh_token),
+        onValid: (body, _headers, client) => void pool.push({ client: client!, value: json<{ refresh_token: string }>(body).refresh_token }),
       };
-      return { counters, requests: [measured(spec, counters)], deepCheck: () => verifyJwt(s, lastJson(counters).id_token!, s.client.client_id) };
+      return { counters, requests: [measured(spec, counters)], deepCheck: () => verifyJwt(s, lastJson(counters).id_token!, audiences(s)) };
     },
   },
   {
     id: 'userinfo',
     label: 'userinfo',
     async init(s) {
-      s.pools.access = (await userTokens(s.target, s.client, s.jar, 16)).map((t) => t.access_token);
+      s.pools.access = (await userTokens(s.target, s.clients[0]!, s.jar, 16)).map((t) => ({ client: s.clients[0]!, value: t.access_token }));
     },
     async round(s) {
       const counters: Round['counters'] = { invalid: 0 };
       const next = { i: 0 };
       const validate: Validate = (body) => body.startsWith('{"sub":"') && body.includes('"email":');
-      const spec: Spec = { method: 'GET', path: '/me', setup: () => ({ headers: { authorization: `Bearer ${take(s.pools.access!, true, next)}` } }), validate };
+      const spec: Spec = { method: 'GET', path: '/me', setup: () => ({ headers: { authorization: `Bearer ${take(s.pools.access!, true, next).value}` } }), validate };
       return { counters, requests: [measured(spec, counters)], deepCheck: async () => void lastJson(counters).sub };
     },
   },
@@ -191,7 +229,7 @@ export const SCENARIOS: Scenario[] = [
     label: 'introspection',
     async init(s) {
       s.pools.cc = [];
-      for (let i = 0; i < 16; i++) s.pools.cc.push((await tokenRequest(s.target, s.client, { grant_type: 'client_credentials' })).access_token);
+      for (const client of s.clients) s.pools.cc.push({ client, value: (await tokenRequest(s.target, client, { grant_type: 'client_credentials' })).access_token });
     },
     async round(s) {
       const counters: Round['counters'] = { invalid: 0 };
@@ -200,11 +238,16 @@ export const SCENARIOS: Scenario[] = [
       const spec: Spec = {
         method: 'POST',
         path: '/token/introspection',
-        headers: { ...form, ...authOf(s) },
-        setup: () => ({ body: formBody({ token: take(s.pools.cc!, true, next) }) }),
+        headers: form,
+        // Each client introspects its own tokens, as a resource server with its own credentials would.
+        setup: () => {
+          const { client, value } = take(s.pools.cc!, true, next);
+          return { client, headers: authOf(client), body: formBody({ token: value }) };
+        },
         validate,
       };
-      return { counters, requests: [measured(spec, counters)], deepCheck: async () => void (lastJson(counters).client_id === s.client.client_id || Promise.reject(new Error('wrong client_id'))) };
+      const known = new Set(audiences(s));
+      return { counters, requests: [measured(spec, counters)], deepCheck: async () => void (known.has(lastJson(counters).client_id!) || Promise.reject(new Error('wrong client_id'))) };
     },
   },
   {
@@ -235,16 +278,17 @@ export const SCENARIOS: Scenario[] = [
       // As for refresh tokens: the cookies in flight when a round stops are lost; top up.
       const pool = (s.pools.session ??= []);
       const missing = connections + 16 - pool.length;
-      if (missing > 0) pool.push(...(await firstPartySessions(s.target, s.firstPartyClientId!, s.users, missing)));
+      const client = { client_id: s.firstPartyClientId!, client_secret: '', redirect_uri: '' };
+      if (missing > 0) pool.push(...(await firstPartySessions(s.target, s.firstPartyClientId!, s.users, missing)).map((value) => ({ client, value })));
       const cookieOf = (headers: Record<string, string | string[]>, name: string) =>
         [headers['set-cookie'] ?? headers['Set-Cookie'] ?? []].flat().find((c) => c.startsWith(`${name}=`))?.split(';', 1)[0]!.slice(name.length + 1);
       const spec: Spec = {
         method: 'POST',
         path: '/session/refresh',
         headers: { origin: new URL(s.target.issuer).origin },
-        setup: () => ({ headers: { cookie: `gatehouse_rt=${take(pool, false)}` } }),
+        setup: () => ({ headers: { cookie: `gatehouse_rt=${take(pool, false).value}` } }),
         validate: (body, headers) => body.startsWith('{"sub":"') && isJwt(cookieOf(headers, 'gatehouse_at')) && isJwt(cookieOf(headers, 'gatehouse_rt')),
-        onValid: (_body, headers) => void pool.push(cookieOf(headers, 'gatehouse_rt')!),
+        onValid: (_body, headers) => void pool.push({ client, value: cookieOf(headers, 'gatehouse_rt')! }),
       };
       return {
         counters,

@@ -61,6 +61,13 @@ export async function signIn(target: Target, client: BenchClient, user: { email:
   return { jar, code: codeOf(url) };
 }
 
+/** One browser signed in as `user` that has given every client its consent (the first sign-in, then each client's consent). */
+export async function signInToAll(target: Target, clients: BenchClient[], user: { email: string; password: string }) {
+  const { jar } = await signIn(target, clients[0]!, user);
+  for (const client of clients.slice(1)) await signIn(target, client, user, jar);
+  return jar;
+}
+
 /** `n` authorization codes from a signed-in browser: each a GET /auth answered by a redirect with a code. */
 export async function mintCodes(target: Target, client: BenchClient, jar: Jar, n: number, concurrency = 8): Promise<string[]> {
   const codes: string[] = [];

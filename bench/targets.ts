@@ -29,11 +29,18 @@ const PASSWORD = `Load test ${randomBytes(12).toString('base64url')}`;
  */
 export const USERS = Array.from({ length: 65 }, (_, i) => ({ email: `bench-${i}@example.com`, password: PASSWORD, name: `Bench User ${i}` }));
 export const USER = USERS[0]!;
+/**
+ * The bench's confidential clients, used in turn by the token scenarios. Gatehouse limits what
+ * one authenticated client may ask of /token per minute (config rateLimits.token.clientMax, as
+ * production runs it); a few thousand tokens a second are many backends' worth, so the load
+ * comes from many clients, as it would in production. The bare provider gets the same ones.
+ */
+export const CLIENT_COUNT = 32;
 
 export interface Targets {
   gatehouse: Server;
   bare: Server;
-  clients: { gatehouse: BenchClient; bare: BenchClient };
+  clients: { gatehouse: BenchClient[]; bare: BenchClient[] };
   /** A first-party client: /session/* and the hosted-login scenario (no consent page). */
   firstParty: BenchClient;
   database: Awaited<ReturnType<typeof createDatabase>>;
@@ -73,16 +80,16 @@ export async function startTargets({ databaseUrl, redisUrl: baseRedisUrl, cpuPro
     };
     const cli = (args: string[]) => gatehouseCli({ ...env, LOG_LEVEL: 'warn' }, args);
     await cli(['migrate']);
-    await createUsers(env);
     const created = await cli(['client', 'create', '--name', 'Bench app', '--redirect-uri', REDIRECT_URI, '--grant-types', 'authorization_code,refresh_token,client_credentials']);
+    const copies = await seed(env, created, CLIENT_COUNT - 1);
     const firstParty = await cli(['client', 'create', '--name', 'Bench front end', '--redirect-uri', FIRST_PARTY_REDIRECT, '--first-party']);
-    const gClient: BenchClient = { client_id: String(created.client_id), client_secret: String(created.client_secret), redirect_uri: REDIRECT_URI };
+    const gClients: BenchClient[] = [created, ...copies].map((c) => ({ client_id: String(c.client_id), client_secret: String(c.client_secret), redirect_uri: REDIRECT_URI }));
 
     const profile = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
     started.push(await startServer('gatehouse', [...profile, ...startFlags(), 'src/main.ts'], env, gIssuer, gPort, logDir, '/.well-known/openid-configuration'));
 
     const bIssuer = 'https://bare.bench.test';
-    const bClient: BenchClient = { client_id: 'bench-app', client_secret: randomBytes(32).toString('base64url'), redirect_uri: REDIRECT_URI };
+    const bClients: BenchClient[] = gClients.map((_, i) => ({ client_id: `bench-app-${i}`, client_secret: randomBytes(32).toString('base64url'), redirect_uri: REDIRECT_URI }));
     const { client_secret: _s, client_id: _i, first_party: _f, ...metadata } = created;
     const bareEnv: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -91,7 +98,7 @@ export async function startTargets({ databaseUrl, redisUrl: baseRedisUrl, cpuPro
       REDIS_URL: redisUrl,
       BARE_PREFIX,
       BARE_COOKIE_SECRET: randomBytes(32).toString('base64url'),
-      BARE_CLIENTS: JSON.stringify([{ ...metadata, client_id: bClient.client_id, client_secret: bClient.client_secret }]),
+      BARE_CLIENTS: JSON.stringify(bClients.map((c) => ({ ...metadata, client_id: c.client_id, client_secret: c.client_secret }))),
       BARE_ACCOUNT: JSON.stringify({ sub: randomBytes(8).toString('hex'), email: USER.email, name: USER.name }),
     };
     started.push(await startServer('bare', ['bench/bare/server.ts'], bareEnv, bIssuer, bPort, logDir, '/.well-known/openid-configuration'));
@@ -99,7 +106,7 @@ export async function startTargets({ databaseUrl, redisUrl: baseRedisUrl, cpuPro
     return {
       gatehouse: started[0]!,
       bare: started[1]!,
-      clients: { gatehouse: gClient, bare: bClient },
+      clients: { gatehouse: gClients, bare: bClients },
       firstParty: { client_id: String(firstParty.client_id), client_secret: String(firstParty.client_secret), redirect_uri: FIRST_PARTY_REDIRECT },
       database,
       redisUrl,
@@ -113,12 +120,25 @@ export async function startTargets({ databaseUrl, redisUrl: baseRedisUrl, cpuPro
   }
 }
 
-/** The accounts, made through Gatehouse's own account service (65 at once is slow through the CLI). */
-async function createUsers(env: NodeJS.ProcessEnv) {
+/**
+ * The accounts, made through Gatehouse's own account service, and `copies` more clients with the
+ * metadata the CLI checked for the first (65 accounts and 31 clients at once are slow through
+ * the CLI). Returns the copies with their ids and secrets.
+ */
+async function seed(env: NodeJS.ProcessEnv, client: Record<string, unknown>, copies: number) {
   const runtime = await openRuntime(loadConfig({ ...env, LOG_LEVEL: 'warn' }), { attach: 'allow', migrations: false });
   try {
-    const { accounts } = createServices(runtime);
+    const { accounts, clients } = createServices(runtime);
     for (const user of USERS) await accounts.create({ ...user, verified: true });
+    const { first_party: _f, ...metadata } = client;
+    const made = Array.from({ length: copies }, (_, i) => ({
+      ...metadata,
+      client_name: `Bench app ${i + 2}`,
+      client_id: randomBytes(12).toString('base64url'),
+      client_secret: randomBytes(32).toString('base64url'),
+    }));
+    for (const c of made) await clients.upsert(c as never, false);
+    return made;
   } finally {
     await runtime.close();
   }
