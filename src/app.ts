@@ -1,5 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
+import { pino } from 'pino';
+import { registerAccessLog } from './http/access-log.ts';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { checkRedis, type RedisClient } from './redis.ts';
@@ -71,7 +73,12 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     logger: {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+      // Asynchronous writes (issue 9): lines written while one write is in flight go out
+      // together, instead of one blocking write(2) per line; pino flushes what is left at exit.
+      stream: pino.destination({ fd: 1, sync: false }),
     },
+    // One line per request, with its status, from registerAccessLog (src/http/access-log.ts).
+    disableRequestLogging: true,
     trustProxy: (config.trustProxy ?? false) as boolean,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
@@ -79,6 +86,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     ...connectionOptions(config.http),
   });
   boundConnections(app, config.http);
+  registerAccessLog(app);
   // Before any route: every route's schema is zod's, and a failure is our ValidationError.
   useRouteSchemas(app);
   const https = config.issuer.startsWith('https:');

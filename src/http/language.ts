@@ -49,6 +49,10 @@ export function languageLinks(current: Locale) {
 export function registerLanguage(scope: FastifyInstance) {
   // A callback hook, so that the rest of the request runs inside the stores' run().
   scope.addHook('onRequest', (request, _reply, done) => {
+    // The provider's JSON endpoints (token, introspection, JWKS...) answer in no language: their
+    // errors are OAuth codes and English descriptions for developers. Skipping them saves the
+    // context of every token request (issue 9).
+    if ((request.routeOptions.config as { oauth?: string } | undefined)?.oauth === 'api') return done();
     const path = request.method === 'GET' ? request.url : (request.headers.referer ? refererPath(request.headers.referer, request.host) : undefined);
     pathStorage.run(safeReturnPath(path), () => runInLocale(negotiate(request.headers), done));
   });

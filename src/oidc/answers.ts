@@ -33,7 +33,8 @@ export function keepAnswersDesigned(provider: Provider, onError: (err: unknown) 
   });
 
   provider.use(async (ctx, next) => {
-    const overLimit = ctx.get('content-length') === '' && countChunked(ctx.req);
+    // Only a body without a length is counted as it is read (most requests have no body at all).
+    const overLimit = ctx.get('content-length') === '' && ctx.get('transfer-encoding') !== '' && countChunked(ctx.req);
     await next();
     if (overLimit && overLimit()) {
       ctx.status = 413;

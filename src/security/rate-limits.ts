@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { createClientRateKey, type ClientSecrets } from './client-rate-key.ts';
 import { translate } from '../i18n/locale.ts';
+import { createSyncedStore } from './synced-rate-store.ts';
 
 export type RateLimits = Config['rateLimits'];
 
@@ -60,8 +61,8 @@ export class RateLimitedError extends AppError {
 }
 
 /**
- * Registers @fastify/rate-limit (Redis store when Redis is configured, shared by every
- * instance; memory otherwise) and attaches the configured limits to routes as they are added.
+ * Registers @fastify/rate-limit (counted locally and synchronised through Redis when Redis is
+ * configured, so every instance shares the limits; memory otherwise) and attaches the configured limits to routes as they are added.
  * Call before any route is registered. When the Redis store fails the request fails (503),
  * never unlimited (`skipOnError: false`).
  */
@@ -81,10 +82,17 @@ export async function registerRateLimits(
     const rateLimit = { max, timeWindow: limit.windowSeconds * 1000, keyGenerator: rule.per === 'client' ? clientRateKey : addressRateKey };
     route.config = { ...(route.config as object), rateLimit } as RouteOptions['config'];
   });
+  // With Redis: counted locally and synchronised with every instance (synced-rate-store.ts).
+  const synced = redis ? createSyncedStore(redis, `${prefix}ratelimit:`) : undefined;
+  if (synced) {
+    app.addHook('onClose', async () => {
+      await synced.flush().catch(() => undefined); // best effort: Redis may be the reason we stop
+      synced.close();
+    });
+  }
   await app.register(rateLimit, {
     global: false,
-    redis,
-    nameSpace: `${prefix}ratelimit:`,
+    ...(synced ? { store: synced.Store } : {}),
     skipOnError: false,
     errorResponseBuilder: (_request, context) => new RateLimitedError(context.ttl),
   });
