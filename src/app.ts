@@ -86,13 +86,14 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     ...connectionOptions(config.http),
   });
   boundConnections(app, config.http);
-  registerAccessLog(app);
   // Before any route: every route's schema is zod's, and a failure is our ValidationError.
   useRouteSchemas(app);
   const https = config.issuer.startsWith('https:');
 
   // --- services ---
   const metrics = createMetrics();
+  // The route pattern, never the raw URL: ids and tokens in paths must not become labels.
+  registerAccessLog(app, { observe: (request, status, seconds) => metrics.request(request.method, request.routeOptions.url ?? 'unmatched', status, seconds) });
   const services = createServices({ config, database, redis, log: app.log });
   const { knex, box, accounts, clients, adapter } = services;
   await ensureSigningKeys(knex, box);

@@ -88,20 +88,10 @@ async function exposition(metrics: Metrics): Promise<{ type: string; body: strin
 }
 
 /**
- * The request hook, and `GET /metrics` on the app's port unless `separatePort` (METRICS_PORT)
- * serves them elsewhere.
- *
- * Requests are observed when the response finishes on the socket: oidc-provider writes its
- * responses itself (reply.hijack), and Fastify's onResponse hook never sees those.
+ * `GET /metrics` on the app's port unless `separatePort` (METRICS_PORT) serves them elsewhere.
+ * Requests are observed by the access log's hook (src/http/access-log.ts: `observeRequest`).
  */
-export async function metricsRoutes(app: FastifyInstance, { metrics, separatePort }: { metrics: Metrics; separatePort: boolean }) {
-  app.addHook('onRequest', async (request, reply) => {
-    const started = process.hrtime.bigint();
-    reply.raw.once('finish', () => {
-      // The route pattern, never the raw URL: ids and tokens in paths must not become labels.
-      metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.raw.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
-    });
-  });
+export async function metricsRoutes(app: FastifyInstance, { separatePort, metrics }: { metrics: Metrics; separatePort: boolean }) {
   if (separatePort) return;
   app.get('/metrics', { schema: NO_INPUT }, async (_request, reply) => {
     const { type, body } = await exposition(metrics);

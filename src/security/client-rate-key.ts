@@ -4,7 +4,7 @@ import { clientIpKey } from './login-throttle.ts';
 
 /** The narrow view of the clients table this needs. */
 export interface ClientSecrets {
-  find(clientId: string): Promise<{ client_secret?: string } | undefined>;
+  secret(clientId: string): Promise<string | undefined>;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
@@ -53,8 +53,8 @@ export function createClientRateKey({ clients }: { clients: ClientSecrets }) {
   async function storedDigest(id: string): Promise<Buffer | null> {
     // The provider's own cache: a deleted or re-keyed client stops counting as itself as soon
     // as the provider stops accepting it.
-    const client = await clients.find(id);
-    return client?.client_secret ? sha256(client.client_secret) : null;
+    const secret = await clients.secret(id);
+    return secret ? sha256(secret) : null;
   }
 
   return async function clientRateKey(request: FastifyRequest): Promise<string> {
