@@ -69,10 +69,13 @@ export async function mfaPagesRoutes(scope: FastifyInstance, options: MfaPagesOp
     return { interaction, pending, account };
   }
 
-  async function enrolPage(reply: FastifyReply, uid: string, account: { id: string; email: string }, state: { error?: string; fields?: Record<string, string> } = {}, status = 200) {
-    const totp = (await mfa.factors.pendingTotp(account)) ?? (await mfa.factors.startTotp(account));
-    if (!totp) return undefined;
-    const view = await enrolView({ ...totp, action: `/interaction/${uid}/mfa/enrol`, cancelUrl: undefined, required: true, ...state });
+  /** The enrolment to show (the one pending, or a new one); undefined once the account has a factor. */
+  async function enrolment(account: { id: string; email: string }) {
+    return (await mfa.factors.pendingTotp(account)) ?? (await mfa.factors.startTotp(account));
+  }
+
+  async function enrolPage(reply: FastifyReply, uid: string, totp: { uri: string; secret: string }, state: { error?: string; fields?: Record<string, string> } = {}, status = 200) {
+    const view = await enrolView({ ...totp, action: `/interaction/${uid}/mfa/enrol`, required: true, ...state });
     return page(reply, MFA_TEMPLATES.enrol, { ...view, abortUrl: `/interaction/${uid}/abort` }, status);
   }
 
@@ -85,10 +88,8 @@ export async function mfaPagesRoutes(scope: FastifyInstance, options: MfaPagesOp
 
   app.get('/interaction/:uid/mfa', { schema: { params: interactionParams } }, async (request, reply) => {
     const { interaction, account } = await pendingStep(request, reply);
-    if (!(await mfa.factors.hasFactor(account.id))) {
-      const shown = await enrolPage(reply, interaction.uid, account);
-      if (shown) return shown;
-    }
+    const totp = (await mfa.factors.hasFactor(account.id)) ? undefined : await enrolment(account);
+    if (totp) return enrolPage(reply, interaction.uid, totp);
     return page(reply, MFA_TEMPLATES.code, codeView({ uid: interaction.uid, clientName: await clientNameOf(host, interaction.params.client_id) }));
   });
 
@@ -115,7 +116,8 @@ export async function mfaPagesRoutes(scope: FastifyInstance, options: MfaPagesOp
       codes = await mfa.guard(requestContext(request), account.id, () => mfa.factors.confirmTotp(account.id, field(request.body.code)));
     } catch (err) {
       const { state, status } = refusal(err, reply);
-      return (await enrolPage(reply, interaction.uid, account, state, status)) ?? reply.redirect(`/interaction/${interaction.uid}/mfa`, 303);
+      const totp = await enrolment(account);
+      return totp ? enrolPage(reply, interaction.uid, totp, state, status) : reply.redirect(`/interaction/${interaction.uid}/mfa`, 303);
     }
     await events.record(MFA_ENROLLED, { ...auditOf(request, account.id), details: { method: 'totp', during: 'sign_in' } });
     forgetPending(reply, interaction.uid);
