@@ -35,6 +35,7 @@ import { createPasswordLogin, type PasswordLogin } from './accounts/passwords/pa
 import { mailLockNotice } from './accounts/recovery/lock-notice.ts';
 import { createMfa } from './accounts/mfa/mfa.ts';
 import { removeFactorsByAdmin } from './accounts/mfa/admin-removal.ts';
+import { createPasskeys } from './accounts/passkeys/passkeys.service.ts';
 import { normalizeEmail } from './identifiers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
 import { createServices, type Services } from './services.ts';
@@ -132,6 +133,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
   const lockNotice = (accountId: string) => void mailLockNotice(selfService, accountId).catch((err: unknown) => app.log.error({ err }, 'could not mail a lock notice'));
   // Issue 13: second factors, their codes under the same throttle as passwords.
   const mfa = createMfa({ knex, box, issuerName: config.brand.name, policy: config.mfa, throttle, events, onAccountLocked: lockNotice });
+  const passkeys = createPasskeys({ knex, issuer: config.issuer, rpName: config.brand.name });
   // Keys and first-party clients, shared by /session and by the pages' `currentUser`.
   const firstParty = createFirstPartyContext({ knex, box, config, host });
   const reader = createSessionReader({ issuer: config.issuer, accounts, context: firstParty });
@@ -164,7 +166,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     pages.removeContentTypeParser('text/plain');
     await pages.register(fastifyFormbody);
     await registerCsrf(pages, { secure: https });
-    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, mfa, currentUser: reader.user });
+    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, mfa, passkeys, currentUser: reader.user });
     if (email.mailer.kind === 'mailbox') await pages.register(mailboxRoutes, { outbox: email.outbox.repo });
     await pages.register(firstPartyRoutes, { config, host, knex, accounts, clients, events, passwordLogin, mfa, context: firstParty, reader });
   });

@@ -80,6 +80,11 @@ export function createFactorsRepo(knex: Knex) {
       return Number(row?.n ?? 0);
     },
 
+    /** The account's passkeys (migrations/20261202000300_passkeys.ts): an admin's removal takes them too. */
+    async deletePasskeys(accountId: string, trx: Knex = knex): Promise<number> {
+      return trx('webauthn_credentials').where({ account_id: accountId }).delete();
+    },
+
     async deleteRecoveryCodes(accountId: string, trx: Knex = knex): Promise<number> {
       return trx('account_recovery_codes').where({ account_id: accountId }).delete();
     },

@@ -111,16 +111,19 @@ export function createSecondFactors({ knex, box, issuerName, now = Date.now }: S
     /** Removes the authenticator and its recovery codes, after a fresh code. */
     async removeTotp(accountId: string, code: string): Promise<void> {
       await verify(accountId, code);
-      await removeAll(accountId);
+      await knex.transaction(async (trx) => {
+        await repo.deleteTotp(accountId, trx);
+        await repo.deleteRecoveryCodes(accountId, trx);
+      });
     },
 
     removeAll,
   };
 
-  /** Every second factor of the account, without asking (an admin's recovery of access); true if there were any. */
+  /** Every second factor of the account (passkeys too), without asking (an admin's recovery of access); true if there were any. */
   async function removeAll(accountId: string): Promise<boolean> {
     return knex.transaction(async (trx) => {
-      const removed = (await repo.deleteTotp(accountId, trx)) + (await repo.deleteRecoveryCodes(accountId, trx));
+      const removed = (await repo.deleteTotp(accountId, trx)) + (await repo.deleteRecoveryCodes(accountId, trx)) + (await repo.deletePasskeys(accountId, trx));
       return removed > 0;
     });
   }

@@ -14,6 +14,8 @@ import { ACCOUNT_TEMPLATES, accountView, doneNotice, signedOut } from './account
 import { accountSessionRoutes } from './sessions.routes.ts';
 import { accountFactorsRoutes } from './factors.routes.ts';
 import type { Mfa } from '../../accounts/mfa/mfa.ts';
+import type { Passkeys } from '../../accounts/passkeys/passkeys.service.ts';
+import { WEBAUTHN_BROWSER_PATH } from '../passkeys/passkeys.routes.ts';
 
 export interface AccountOptions {
   host: OidcHost;
@@ -23,7 +25,15 @@ export interface AccountOptions {
   currentUser: (request: FastifyRequest) => Promise<SessionUser | undefined>;
   /** The account's second factors (issue 13), listed here and managed in factors.routes.ts. */
   mfa: Mfa;
+  passkeys: Passkeys;
 }
+
+/** A passkey as the list shows it: its name and when it was last used (UTC, to the minute). */
+const passkeyItem = (p: { id: string; name: string; lastUsedAt: Date | null }) => ({
+  id: p.id,
+  name: p.name,
+  lastUsed: p.lastUsedAt ? `${p.lastUsedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC` : undefined,
+});
 
 /** Where each change leads: the name back to the page; the others end this session too. */
 const DONE = { name: '/account?done=name', password: '/account/signed-out?why=password', sessions: '/account/signed-out?why=sessions' } as const;
@@ -47,7 +57,7 @@ const signedOutSchema = { querystring: z.looseObject({ why: queryText.optional()
  * (src/accounts/revocation), which first-party sessions honour too: the session making the
  * change ends with the others, and the person signs in again.
  */
-export async function accountRoutes(scope: FastifyInstance, { host, selfService, events, currentUser, mfa }: AccountOptions) {
+export async function accountRoutes(scope: FastifyInstance, { host, selfService, events, currentUser, mfa, passkeys }: AccountOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const toLogin = (reply: FastifyReply) => reply.redirect('/login', 303);
   const consents = createConsentsRepo(selfService.knex);
@@ -61,7 +71,13 @@ export async function accountRoutes(scope: FastifyInstance, { host, selfService,
   async function render(reply: FastifyReply, accountId: string, extra: Record<string, unknown> = {}, status = 200) {
     const account = await selfService.accounts.findById(accountId);
     if (!account) return toLogin(reply);
-    return page(reply, ACCOUNT_TEMPLATES.account, accountView(account, { apps: await appsOf(accountId), mfa: await mfa.factors.status(accountId), ...extra }), status);
+    return page(reply, ACCOUNT_TEMPLATES.account, accountView(account, {
+      apps: await appsOf(accountId),
+      mfa: await mfa.factors.status(accountId),
+      passkeys: (await passkeys.list(accountId)).map(passkeyItem),
+      scripts: [WEBAUTHN_BROWSER_PATH, '/assets/passkeys.js'],
+      ...extra,
+    }), status);
   }
 
   /** Runs a change for the signed-in user: 303 back to /account when done, the page with errors when not. */
