@@ -45,12 +45,13 @@ export type ChallengePurpose = 'register' | 'login';
 export function createPasskeysRepo(knex: Knex) {
   return {
     async saveChallenge(challenge: string, purpose: ChallengePurpose, accountId: string | null, ttlSeconds: number): Promise<void> {
+      // Abandoned ceremonies leave their challenge behind: each new one clears the expired.
+      await knex('webauthn_challenges').where('expires_at', '<=', knex.fn.now()).delete();
       await knex('webauthn_challenges').insert({ challenge, purpose, account_id: accountId, expires_at: new Date(Date.now() + ttlSeconds * 1000) });
     },
 
-    /** Takes a live challenge once: true for the one caller that took it. Expired ones go with it. */
+    /** Takes a live challenge once: true for the one caller that took it. */
     async takeChallenge(challenge: string, purpose: ChallengePurpose, accountId: string | null): Promise<boolean> {
-      await knex('webauthn_challenges').where('expires_at', '<=', knex.fn.now()).delete();
       const query = knex('webauthn_challenges').where({ challenge, purpose }).andWhere('expires_at', '>', knex.fn.now());
       if (accountId) query.andWhere({ account_id: accountId });
       return (await query.delete()) > 0;
