@@ -31,6 +31,13 @@ describe(`managing second factors (${STORAGE})`, () => {
     const { browser } = await signInToAccount(server, user);
     const { totp, recoveryCodes } = await enrolFromAccount(server, browser, -1);
 
+    // Gatehouse's own /login (first-party, /session/start) asks for the second factor too.
+    const again = await signInToAccount(server, user);
+    assert.match(again.page.url, /\/interaction\/[^/]+\/mfa$/);
+    const landed = await again.browser.submit(again.page, { code: recoveryCodes[1]! }, { field: 'code' });
+    assert.match(landed.url, /\/account$/);
+    assert.match(landed.body, /data-factor="totp"/);
+
     const regenerate = await browser.follow(`${server.url}/account/recovery-codes`);
     assert.equal(regenerate.status, 200);
     const refused = await browser.submit(regenerate, { code: '111111' }, { field: 'code' });
