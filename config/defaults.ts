@@ -282,8 +282,8 @@ export const configSchema = z.strictObject({
     ),
     color: key(text('a hex colour such as #2450c9', (v) => hexColor.test(v)), '#2450c9', 'accent colour', { env: 'BRAND_COLOR' }),
   }),
-  mfa: group('Multi-factor policy. Reserved: nothing enforces it yet (it arrives with multi-factor sign-in)', {
-    requireForRoles: key(list('a list of role names'), [], 'accounts with any of these roles must sign in with a second factor'),
+  mfa: group('Multi-factor policy: who signs in with a second factor (TOTP) whatever the client asks; an account with a factor is always asked for it', {
+    requireForRoles: key(list('a list of role names'), ['admin'], 'accounts with any of these roles must sign in with a second factor, and enrol one at their next sign-in if they have none'),
     requireForEveryone: key(bool, false, 'every account must sign in with a second factor'),
   }),
 });

@@ -30,11 +30,14 @@ import { logoutPages } from './pages/logout/logout.routes.ts';
 import { pagesRoutes } from './pages/pages.routes.ts';
 import { createCaptchaVerifier, type CaptchaVerifier } from './security/captcha.ts';
 import { registerCsrf } from './security/csrf.ts';
-import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
+import { createSecurityEvents, type SecurityEventContext, type SecurityEvents } from './security/events.ts';
 import { hardenProviderResponses, registerSecurityHeaders } from './security/headers.ts';
 import { createLoginThrottle, type LoginThrottle } from './security/login-throttle.ts';
 import { createPasswordLogin, type PasswordLogin } from './accounts/passwords/password-login.ts';
 import { mailLockNotice } from './accounts/recovery/lock-notice.ts';
+import { createMfa } from './accounts/mfa/mfa.ts';
+import { removeFactorsByAdmin } from './accounts/mfa/admin-removal.ts';
+import { createPasskeys } from './accounts/passkeys/passkeys.service.ts';
 import { normalizeEmail } from './identifiers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
 import { createServices, type Services } from './services.ts';
@@ -134,8 +137,12 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     events,
     // Issue 12: failures count per account whichever of its logins was typed; its owner hears of a lock.
     findAccountId: async (login) => (await accounts.repo.findByLogin(normalizeEmail(login)))?.id,
-    onAccountLocked: (accountId) => void mailLockNotice(selfService, accountId).catch((err: unknown) => app.log.error({ err }, 'could not mail a lock notice')),
+    onAccountLocked: (accountId) => lockNotice(accountId),
   });
+  const lockNotice = (accountId: string) => void mailLockNotice(selfService, accountId).catch((err: unknown) => app.log.error({ err }, 'could not mail a lock notice'));
+  // Issue 13: second factors, their codes under the same throttle as passwords.
+  const mfa = createMfa({ knex, box, issuerName: config.brand.name, policy: config.mfa, throttle, events, onAccountLocked: lockNotice });
+  const passkeys = createPasskeys({ knex, issuer: config.issuer, rpName: config.brand.name });
   // Keys and first-party clients, shared by /session and by the pages' `currentUser`.
   const firstParty = createFirstPartyContext({ knex, box, config, host });
   const reader = createSessionReader({ issuer: config.issuer, accounts, context: firstParty });
@@ -168,12 +175,13 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     pages.removeContentTypeParser('text/plain');
     await pages.register(fastifyFormbody);
     await registerCsrf(pages, { secure: https });
-    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, currentUser: reader.user });
+    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, mfa, passkeys, currentUser: reader.user });
     if (email.mailer.kind === 'mailbox') await pages.register(mailboxRoutes, { outbox: email.outbox.repo });
-    await pages.register(firstPartyRoutes, { config, host, knex, accounts, clients, events, passwordLogin, context: firstParty, reader });
+    await pages.register(firstPartyRoutes, { config, host, knex, accounts, clients, events, passwordLogin, mfa, context: firstParty, reader });
   });
   // Issue 11: the admin API, in a scope of its own (its errors, serializers and OpenAPI document).
-  await app.register(adminApiRoutes, { prefix: '/admin/api', provider: host.provider, clients, accounts, events });
+  const removeFactors = (accountId: string, by: SecurityEventContext) => removeFactorsByAdmin({ factors: mfa.factors, selfService, events }, accountId, by);
+  await app.register(adminApiRoutes, { prefix: '/admin/api', provider: host.provider, clients, accounts, events, removeFactors });
   await app.register(healthRoutes, {
     checks: {
       database: () => knex.raw('select 1'),

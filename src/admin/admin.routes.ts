@@ -11,12 +11,14 @@ import type { ClientsRepo } from '../oidc/clients.repo.ts';
 import type { SecurityEvents } from '../security/events.ts';
 import { adminAuthorization, AdminUnauthorizedError } from './auth.ts';
 import { adminClientsRoutes } from './clients.routes.ts';
+import { adminFactorsRoutes, type AdminFactorsOptions } from './factors.routes.ts';
 
 export interface AdminApiOptions {
   provider: Provider;
   clients: ClientsRepo;
   accounts: Accounts;
   events: SecurityEvents;
+  removeFactors: AdminFactorsOptions['removeFactors'];
 }
 
 /** What the OpenAPI document and its viewer are served at (CONTRACT.md); no token needed to read them. */
@@ -57,7 +59,7 @@ function adminErrorHandler(err: FastifyError, request: FastifyRequest, reply: Fa
  * serialized through their zod schemas (a secret not in the schema cannot leave), and errors
  * take the admin API's shape.
  */
-export async function adminApiRoutes(app: FastifyInstance, { provider, clients, accounts, events }: AdminApiOptions) {
+export async function adminApiRoutes(app: FastifyInstance, { provider, clients, accounts, events, removeFactors }: AdminApiOptions) {
   app.setErrorHandler(adminErrorHandler);
   app.setNotFoundHandler((_request, reply) => sendAdminError(reply, 404, 'NOT_FOUND', 'There is no such admin API route.'));
   app.setSerializerCompiler(serializerCompiler);
@@ -80,5 +82,6 @@ export async function adminApiRoutes(app: FastifyInstance, { provider, clients, 
   await app.register(async (secured) => {
     secured.addHook('preHandler', adminAuthorization({ provider, clients, accounts }));
     await secured.register(adminClientsRoutes, { clients, provider, events });
+    await secured.register(adminFactorsRoutes, { removeFactors });
   });
 }

@@ -12,6 +12,8 @@ export const EMAIL_TEMPLATES = {
   'account-exists': { subject: 'email.exists.subject', linkPath: '/forgot-password' },
   // Sign-in was locked after too many wrong passwords (issue 12): a reset link, once per lock.
   'account-locked': { subject: 'email.locked.subject', linkPath: '/reset-password' },
+  // An admin removed the account's second factors (issue 13): a notice, linking to /account.
+  'factors-removed': { subject: 'email.factors_removed.subject', linkPath: '/account' },
 } as const;
 
 export type EmailTemplate = keyof typeof EMAIL_TEMPLATES;

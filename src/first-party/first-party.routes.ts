@@ -10,9 +10,12 @@ import type { SessionReader } from './session.ts';
 import { sessionRoutes } from './session.routes.ts';
 import { createSessions } from './sessions.service.ts';
 import { REFRESH_TOKEN_REUSE } from '../security/events.ts';
+import type { Mfa } from '../accounts/mfa/mfa.ts';
 
 export interface FirstPartyOptions extends FirstPartyDeps {
   reader: SessionReader;
+  /** Whether a right password is enough (issue 13): POST /session/login issues no cookies when it is not. */
+  mfa: Pick<Mfa, 'nextStep'>;
 }
 
 /**

@@ -14,11 +14,14 @@ import { sessionOrigins } from './origins.ts';
 import { sessionUserOf, type SessionReader, type SessionUser } from './session.ts';
 import type { IssuedSession, Sessions } from './sessions.service.ts';
 import { sessionStartRoutes } from './session-start.routes.ts';
+import type { Mfa } from '../accounts/mfa/mfa.ts';
+import { SecondFactorRequiredError } from '../accounts/mfa/mfa.errors.ts';
 
 export interface SessionRoutesOptions extends FirstPartyDeps {
   reader: SessionReader;
   sessions: Sessions;
   cookies: CookieOptions;
+  mfa: Pick<Mfa, 'nextStep'>;
 }
 
 /** CONTRACT.md `POST /session/login`: a missing field is `required`, a wrong-typed one `must be a string`. */
@@ -44,7 +47,7 @@ function sessionBody(user: SessionUser, clientId: string, expiresAt: number) {
  */
 export async function sessionRoutes(scope: FastifyInstance, options: SessionRoutesOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
-  const { sessions, cookies, config, accounts, clients, passwordLogin, reader } = options;
+  const { sessions, cookies, config, accounts, clients, passwordLogin, reader, mfa } = options;
   const { repo } = options.context;
 
   // Both CORS and the CSRF check ask: one look-up per request.
@@ -104,6 +107,10 @@ export async function sessionRoutes(scope: FastifyInstance, options: SessionRout
       { login, captchaToken: captcha, alwaysCaptcha: true, clientId: client.client_id },
       () => accounts.authenticate(login, password),
     );
+    // Issue 13: a password alone never opens a session of an account that signs in with a
+    // second factor (or must enrol one): the app sends the person to GET /session/start.
+    const next = await mfa.nextStep(account);
+    if (next !== 'none') throw new SecondFactorRequiredError(next);
     return respond(reply, await sessions.open({ accountId: account.id, clientId: client.client_id, scope: sessionScope(client) }));
   });
 

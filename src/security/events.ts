@@ -35,6 +35,13 @@ export const ADMIN_CLIENT_CREATED = 'admin.client_created';
 export const ADMIN_CLIENT_UPDATED = 'admin.client_updated';
 export const ADMIN_CLIENT_DELETED = 'admin.client_deleted';
 export const ADMIN_CLIENT_SECRET_ROTATED = 'admin.client_secret_rotated';
+/** Second factors (issue 13): added, removed, recovery codes renewed or one spent; never a secret or a code. */
+export const MFA_ENROLLED = 'mfa.enrolled';
+export const MFA_REMOVED = 'mfa.removed';
+export const MFA_RECOVERY_CODES_REGENERATED = 'mfa.recovery_codes_regenerated';
+export const MFA_RECOVERY_CODE_USED = 'mfa.recovery_code_used';
+/** An admin removed a user's second factors (recovery of access): who, and whose. */
+export const ADMIN_USER_FACTORS_REMOVED = 'admin.user_factors_removed';
 
 export const SECURITY_EVENT_TYPES = [
   LOGIN_SUCCEEDED,
@@ -56,6 +63,11 @@ export const SECURITY_EVENT_TYPES = [
   ADMIN_CLIENT_UPDATED,
   ADMIN_CLIENT_DELETED,
   ADMIN_CLIENT_SECRET_ROTATED,
+  MFA_ENROLLED,
+  MFA_REMOVED,
+  MFA_RECOVERY_CODES_REGENERATED,
+  MFA_RECOVERY_CODE_USED,
+  ADMIN_USER_FACTORS_REMOVED,
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

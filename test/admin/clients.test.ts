@@ -17,7 +17,8 @@ async function clientToken(server: TestServer, clientId: string, secret: string,
 }
 
 describe(`admin API: clients (${STORAGE})`, () => {
-  const { server, storage } = useServer();
+  // Admins sign in here with a password alone; their second factor is test/mfa's.
+  const { server, storage } = useServer({ overrides: { mfa: { requireForRoles: [], requireForEveryone: false } } });
   let token: string;
   let adminClientId: string;
 
@@ -261,7 +262,8 @@ describe(`admin API: clients (${STORAGE})`, () => {
     const doc = (await res.json()) as { openapi: string; info: { title: string }; paths: Record<string, Record<string, { requestBody?: unknown }>> };
     assert.match(doc.openapi, /^3\.1\./);
     assert.ok(doc.info.title);
-    assert.deepEqual(Object.keys(doc.paths).sort(), ['/admin/api/clients', '/admin/api/clients/{client_id}', '/admin/api/clients/{client_id}/secret']);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/admin/api/clients', '/admin/api/clients/{client_id}', '/admin/api/clients/{client_id}/secret', '/admin/api/users/{id}/factors']);
+    assert.deepEqual(Object.keys(doc.paths['/admin/api/users/{id}/factors']!), ['delete']);
     assert.deepEqual(Object.keys(doc.paths['/admin/api/clients']!).sort(), ['get', 'post']);
     assert.deepEqual(Object.keys(doc.paths['/admin/api/clients/{client_id}']!).sort(), ['delete', 'get', 'patch']);
     assert.deepEqual(Object.keys(doc.paths['/admin/api/clients/{client_id}/secret']!), ['post']);
@@ -285,7 +287,7 @@ describe(`admin API: clients (${STORAGE})`, () => {
       page.on('pageerror', (err) => errors.push(String(err)));
       await page.goto(`${server.url}/admin/api/docs`);
       await page.waitForSelector('.opblock', { timeout: 20_000 });
-      assert.equal(await page.locator('.opblock').count(), 6, 'GET/POST clients, GET/PATCH/DELETE a client, POST its secret');
+      assert.equal(await page.locator('.opblock').count(), 7, "GET/POST clients, GET/PATCH/DELETE a client, POST its secret, DELETE a user's factors");
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

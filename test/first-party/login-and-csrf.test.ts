@@ -13,7 +13,8 @@ const APP_ORIGIN = 'http://127.0.0.1:9';
 const THIRD_PARTY_ORIGIN = 'http://127.0.0.1:8';
 
 describe(`POST /session/login, CSRF and CORS, first-party only (${STORAGE})`, () => {
-  const { server } = useServer();
+  // The user is an admin (to show roles); admins' second factor is test/mfa's.
+  const { server } = useServer({ overrides: { mfa: { requireForRoles: [], requireForEveryone: false } } });
   let user: TestUser;
   let client: ClientMetadata;
   let thirdParty: ClientMetadata;

@@ -12,6 +12,10 @@ import { PASSWORD_CHANGED, SESSIONS_REVOKED, type SecurityEvents, type SecurityE
 import { auditOf, field, page } from '../page.ts';
 import { ACCOUNT_TEMPLATES, accountView, doneNotice, signedOut } from './account.view.ts';
 import { accountSessionRoutes } from './sessions.routes.ts';
+import { accountFactorsRoutes } from './factors.routes.ts';
+import type { Mfa } from '../../accounts/mfa/mfa.ts';
+import type { Passkeys } from '../../accounts/passkeys/passkeys.service.ts';
+import { WEBAUTHN_BROWSER_PATH } from '../passkeys/passkeys.routes.ts';
 
 export interface AccountOptions {
   host: OidcHost;
@@ -19,7 +23,17 @@ export interface AccountOptions {
   events: SecurityEvents;
   /** The person signed in through the first-party `gatehouse_at` cookie (src/first-party), if any. */
   currentUser: (request: FastifyRequest) => Promise<SessionUser | undefined>;
+  /** The account's second factors (issue 13), listed here and managed in factors.routes.ts. */
+  mfa: Mfa;
+  passkeys: Passkeys;
 }
+
+/** A passkey as the list shows it: its name and when it was last used (UTC, to the minute). */
+const passkeyItem = (p: { id: string; name: string; lastUsedAt: Date | null }) => ({
+  id: p.id,
+  name: p.name,
+  lastUsed: p.lastUsedAt ? `${p.lastUsedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC` : undefined,
+});
 
 /** Where each change leads: the name back to the page; the others end this session too. */
 const DONE = { name: '/account?done=name', password: '/account/signed-out?why=password', sessions: '/account/signed-out?why=sessions' } as const;
@@ -43,7 +57,7 @@ const signedOutSchema = { querystring: z.looseObject({ why: queryText.optional()
  * (src/accounts/revocation), which first-party sessions honour too: the session making the
  * change ends with the others, and the person signs in again.
  */
-export async function accountRoutes(scope: FastifyInstance, { host, selfService, events, currentUser }: AccountOptions) {
+export async function accountRoutes(scope: FastifyInstance, { host, selfService, events, currentUser, mfa, passkeys }: AccountOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const toLogin = (reply: FastifyReply) => reply.redirect('/login', 303);
   const consents = createConsentsRepo(selfService.knex);
@@ -57,7 +71,13 @@ export async function accountRoutes(scope: FastifyInstance, { host, selfService,
   async function render(reply: FastifyReply, accountId: string, extra: Record<string, unknown> = {}, status = 200) {
     const account = await selfService.accounts.findById(accountId);
     if (!account) return toLogin(reply);
-    return page(reply, ACCOUNT_TEMPLATES.account, accountView(account, { apps: await appsOf(accountId), ...extra }), status);
+    return page(reply, ACCOUNT_TEMPLATES.account, accountView(account, {
+      apps: await appsOf(accountId),
+      mfa: await mfa.factors.status(accountId),
+      passkeys: (await passkeys.list(accountId)).map(passkeyItem),
+      scripts: [WEBAUTHN_BROWSER_PATH, '/assets/passkeys.js'],
+      ...extra,
+    }), status);
   }
 
   /** Runs a change for the signed-in user: 303 back to /account when done, the page with errors when not. */
@@ -94,4 +114,5 @@ export async function accountRoutes(scope: FastifyInstance, { host, selfService,
   app.post('/account/password', formRoute(FORMS.password), change('password', (accountId, body) => changePassword(selfService, accountId, { password: field(body.password), newPassword: field(body.new_password) })));
   app.post('/account/sessions', formRoute(FORMS.sessions), change('sessions', (accountId) => signOutEverywhere(selfService, accountId)));
   await app.register(accountSessionRoutes, { host, selfService, events, consents, currentUser });
+  await app.register(accountFactorsRoutes, { events, mfa, currentUser });
 }

@@ -9,7 +9,7 @@ export function accountView(account: Pick<Account, 'email' | 'username' | 'name'
   return { title: translate('account.title'), account: { email: account.email, username: account.username }, values: { name: account.name }, fields: {}, ...extra };
 }
 
-const DONE = { name: 'account.saved_name', others: 'account.signed_out_others', app: 'account.app_removed' } as const;
+const DONE = { name: 'account.saved_name', others: 'account.signed_out_others', app: 'account.app_removed', mfa_removed: 'account.mfa_removed', passkey_added: 'account.passkey_added', passkey_removed: 'account.passkey_removed' } as const;
 
 /** The notice of a change just made (`?done=`), or nothing. */
 export function doneNotice(done: unknown): { notice?: string } {

@@ -15,15 +15,19 @@ import type { LoginThrottle } from '../../security/login-throttle.ts';
 import { CONSENT_TEMPLATE, consentView } from '../consent/consent.view.ts';
 import { clientNameOf, finishInteraction, interactionDetails, interactionParams } from '../interaction.ts';
 import { captchaWidget, field } from '../page.ts';
+import { continueAfterPassword } from '../mfa/mfa.routes.ts';
+import type { Mfa } from '../../accounts/mfa/mfa.ts';
 import { LOGIN_TEMPLATE, loginView } from './login.view.ts';
 
 export interface LoginOptions {
-  config: Pick<Config, 'issuer' | 'firstParty'>;
+  config: Pick<Config, 'issuer' | 'firstParty' | 'ttl'>;
   host: OidcHost;
   accounts: Accounts;
   passwordLogin: PasswordLogin;
   captcha: CaptchaVerifier;
   throttle: LoginThrottle;
+  /** What follows a right password: a second factor, when the account has one or must (issue 13). */
+  mfa: Mfa;
 }
 
 // `verified=1`: back from a confirmation link (src/pages/verification); repeating it is harmless.
@@ -39,7 +43,7 @@ const loginSchema = { params: interactionParams, body: formBody({ login: formTex
  * src/accounts/passwords/password-login.ts; `/abort` cancels the sign-in (from either page).
  * `GET /login` is Gatehouse's own sign-in, to `/account`.
  */
-export async function loginRoutes(scope: FastifyInstance, { config, host, accounts, passwordLogin, captcha }: LoginOptions) {
+export async function loginRoutes(scope: FastifyInstance, { config, host, accounts, passwordLogin, captcha, mfa }: LoginOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   /** The widget to show when the next attempt for this login will need a captcha. */
   async function captchaFor(login: string, ip: string) {
@@ -71,7 +75,7 @@ export async function loginRoutes(scope: FastifyInstance, { config, host, accoun
         { login: loginText, captchaToken: captcha.tokenFrom(request.body), clientId: String(interaction.params.client_id) },
         () => accounts.authenticate(loginText, field(request.body.password)),
       );
-      return await finishInteraction(host, request, reply, { login: { accountId: account.id, amr: ['pwd'] } });
+      return await continueAfterPassword({ config, host, mfa }, request, reply, interaction, account);
     } catch (err) {
       if (!(err instanceof AppError) || err.statusCode >= 500) throw err;
       const view = loginView({

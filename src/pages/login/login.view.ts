@@ -1,4 +1,5 @@
 import { translate } from '../../http/views.ts';
+import { WEBAUTHN_BROWSER_PATH } from '../passkeys/passkeys.routes.ts';
 
 /** The login page's template (views/login.hbs). */
 export const LOGIN_TEMPLATE = 'login';
@@ -34,6 +35,9 @@ export function loginView({ uid, verified = false, ...rest }: LoginView): Record
     offerResend: OFFER_RESEND,
     offerReset: OFFER_RESET,
     interactionUid: uid,
+    // Passkeys: a button and autofill, by script (views/assets/passkeys.js); the form works without.
+    passkeyUrl: `/interaction/${uid}/passkey`,
+    scripts: [WEBAUTHN_BROWSER_PATH, '/assets/passkeys.js'],
     ...(verified ? { notice: translate('verify.continue_notice') } : {}),
     ...rest,
   };
