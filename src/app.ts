@@ -164,7 +164,17 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     await pages.register(firstPartyRoutes, { config, host, knex, accounts, clients, events, passwordLogin, context: firstParty, reader });
   });
   // Issue 11: the admin API, in a scope of its own (its errors, serializers and OpenAPI document).
-  await app.register(adminApiRoutes, { prefix: '/admin/api', provider: host.provider, clients, accounts, events });
+  await app.register(adminApiRoutes, {
+    prefix: '/admin/api',
+    provider: host.provider,
+    clients,
+    accounts,
+    events,
+    knex,
+    outbox: email.outbox.repo,
+    enqueueEmail: (id) => jobs.enqueueEmail(id),
+    mailVerification: (account) => selfService.mailLink(account, { purpose: 'verify', ttlSeconds: config.email.verifyTokenTtlSeconds }),
+  });
   await app.register(healthRoutes, {
     checks: {
       database: () => knex.raw('select 1'),
