@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { checkRedis, type RedisClient } from './redis.ts';
 import { adminApiRoutes } from './admin/admin.routes.ts';
+import { adminConsoleRoutes } from './admin/console/console.routes.ts';
+import type { Account } from './accounts/accounts.service.ts';
 import { createSelfService } from './accounts/self-service/self-service.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
@@ -156,6 +158,18 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
   });
   const selfService = createSelfService({ knex, accounts, hasher: services.hasher, outbox: email.outbox, enqueueEmail: (id) => jobs.enqueueEmail(id), config, log: app.log });
 
+  // What the admin API and console act with (issue 11).
+  const adminDeps = {
+    provider: host.provider,
+    clients,
+    accounts,
+    events,
+    knex,
+    outbox: email.outbox.repo,
+    enqueueEmail: (id: string) => jobs.enqueueEmail(id),
+    mailVerification: (account: Account) => selfService.mailLink(account, { purpose: 'verify', ttlSeconds: config.email.verifyTokenTtlSeconds }),
+  };
+
   // --- HTTP: errors, headers and limits first, so that every route gets them ---
   registerErrorHandlers(app);
   await app.register(fastifyCookie, { secret: config.secrets });
@@ -177,11 +191,13 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     await registerCsrf(pages, { secure: https });
     await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, mfa, passkeys, currentUser: reader.user });
     if (email.mailer.kind === 'mailbox') await pages.register(mailboxRoutes, { outbox: email.outbox.repo });
+    // Issue 11: the admin console, a hosted page (forms, CSRF) for admins.
+    await pages.register(adminConsoleRoutes, { ...adminDeps, issuer: config.issuer, currentUser: reader.user });
     await pages.register(firstPartyRoutes, { config, host, knex, accounts, clients, events, passwordLogin, mfa, context: firstParty, reader });
   });
   // Issue 11: the admin API, in a scope of its own (its errors, serializers and OpenAPI document).
   const removeFactors = (accountId: string, by: SecurityEventContext) => removeFactorsByAdmin({ factors: mfa.factors, selfService, events }, accountId, by);
-  await app.register(adminApiRoutes, { prefix: '/admin/api', provider: host.provider, clients, accounts, events, removeFactors });
+  await app.register(adminApiRoutes, { prefix: '/admin/api', ...adminDeps, removeFactors });
   await app.register(healthRoutes, {
     checks: {
       database: () => knex.raw('select 1'),

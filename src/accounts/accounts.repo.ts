@@ -48,6 +48,17 @@ function toAccount(row: AccountRow): Account {
   };
 }
 
+/** Where an account stands in creation order (`createdAt` an ISO instant with microseconds). */
+export interface AccountPosition {
+  createdAt: string;
+  id: string;
+}
+
+/** `%`, `_` and `\\` typed into a search are matched as themselves. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 export interface NewAccountRow {
   email: string;
   emailNormalized: string;
@@ -99,6 +110,24 @@ export function createAccountsRepo(knex: Knex) {
       return row ? toAccount(row) : undefined;
     },
 
+    /**
+     * One page of accounts in creation order (then id), optionally those whose e-mail address,
+     * username or name contains `q` (any case). `after` is the last row's position: accounts
+     * created meanwhile come on later pages, none is skipped or repeated (microseconds kept).
+     */
+    async page({ q, limit, after }: { q?: string; limit: number; after?: AccountPosition }): Promise<{ account: Account; position: AccountPosition }[]> {
+      const query = knex('accounts')
+        .select('*', knex.raw(`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as position`))
+        .orderBy([{ column: 'created_at' }, { column: 'id' }])
+        .limit(limit);
+      if (q) {
+        const pattern = likePattern(q);
+        query.where((w) => w.whereILike('email', pattern).orWhereILike('username', pattern).orWhereILike('name', pattern));
+      }
+      if (after) query.whereRaw('(created_at, id) > (?::timestamptz, ?::uuid)', [after.createdAt, after.id]);
+      const rows = (await query) as (AccountRow & { position: string })[];
+      return rows.map((row) => ({ account: toAccount(row), position: { createdAt: row.position, id: row.id } }));
+    },
 
     async updatePasswordHash(id: string, passwordHash: string, trx: Knex = knex): Promise<void> {
       await trx('accounts').where({ id }).update({ password_hash: passwordHash, updated_at: trx.fn.now() });

@@ -12,8 +12,10 @@ import type { SecurityEvents } from '../security/events.ts';
 import { adminAuthorization, AdminUnauthorizedError } from './auth.ts';
 import { adminClientsRoutes } from './clients.routes.ts';
 import { adminFactorsRoutes, type AdminFactorsOptions } from './factors.routes.ts';
+import { adminOutboxRoutes, type AdminOutboxOptions } from './outbox.routes.ts';
+import { adminUsersRoutes, type AdminUsersOptions } from './users.routes.ts';
 
-export interface AdminApiOptions {
+export interface AdminApiOptions extends Omit<AdminUsersOptions, 'events'>, Omit<AdminOutboxOptions, 'events'> {
   provider: Provider;
   clients: ClientsRepo;
   accounts: Accounts;
@@ -59,7 +61,8 @@ function adminErrorHandler(err: FastifyError, request: FastifyRequest, reply: Fa
  * serialized through their zod schemas (a secret not in the schema cannot leave), and errors
  * take the admin API's shape.
  */
-export async function adminApiRoutes(app: FastifyInstance, { provider, clients, accounts, events, removeFactors }: AdminApiOptions) {
+export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOptions) {
+  const { provider, clients, accounts, events } = options;
   app.setErrorHandler(adminErrorHandler);
   app.setNotFoundHandler((_request, reply) => sendAdminError(reply, 404, 'NOT_FOUND', 'There is no such admin API route.'));
   app.setSerializerCompiler(serializerCompiler);
@@ -82,6 +85,8 @@ export async function adminApiRoutes(app: FastifyInstance, { provider, clients, 
   await app.register(async (secured) => {
     secured.addHook('preHandler', adminAuthorization({ provider, clients, accounts }));
     await secured.register(adminClientsRoutes, { clients, provider, events });
-    await secured.register(adminFactorsRoutes, { removeFactors });
+    await secured.register(adminFactorsRoutes, { removeFactors: options.removeFactors });
+    await secured.register(adminUsersRoutes, { knex: options.knex, accounts, events, mailVerification: options.mailVerification });
+    await secured.register(adminOutboxRoutes, { outbox: options.outbox, enqueueEmail: options.enqueueEmail, events });
   });
 }

@@ -6,6 +6,8 @@ import { AppError } from '../errors.ts';
 import type { ClientsRepo } from '../oidc/clients.repo.ts';
 import { ADMIN_ROLE } from '../accounts/accounts.service.ts';
 import { ADMIN_SCOPE } from '../oidc/provider.ts';
+import { requestContext } from '../security/events.ts';
+import type { AuditActor } from './audit.ts';
 
 /**
  * Who may call the admin API (CONTRACT.md "Admin API"): a bearer access token this Gatehouse
@@ -22,6 +24,7 @@ import { ADMIN_SCOPE } from '../oidc/provider.ts';
 export interface AdminActor {
   clientId: string;
   accountId?: string;
+  email?: string;
 }
 
 declare module 'fastify' {
@@ -91,10 +94,15 @@ export function adminAuthorization({ provider, clients, accounts }: AdminAuthDep
     const account = await accounts.findById(token.accountId);
     if (!account || accountValidity(account, [token.iat]) !== 'valid') throw new AdminUnauthorizedError('Bearer error="invalid_token"');
     if (!account.roles.includes(ADMIN_ROLE)) throw new AdminForbiddenError();
-    return { clientId: token.clientId, accountId: account.id };
+    return { clientId: token.clientId, accountId: account.id, email: account.email };
   }
 
   return async function requireAdmin(request: FastifyRequest, _reply: FastifyReply) {
     request.admin = await actorOf(request);
   };
+}
+
+/** Who made an admin API call, for the audit trail (audit.ts). */
+export function apiActor(request: FastifyRequest): AuditActor {
+  return { via: 'api', ...request.admin, ...requestContext(request) };
 }

@@ -2,18 +2,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import { AppError, ValidationError } from '../errors.ts';
-import type { ClientMetadata, ClientPosition, ClientsRepo } from '../oidc/clients.repo.ts';
+import { AppError } from '../errors.ts';
+import type { ClientMetadata, ClientsRepo } from '../oidc/clients.repo.ts';
 import { createClient, rotateClientSecret, updateClient } from '../oidc/clients.service.ts';
 import {
   ADMIN_CLIENT_CREATED,
   ADMIN_CLIENT_DELETED,
   ADMIN_CLIENT_SECRET_ROTATED,
   ADMIN_CLIENT_UPDATED,
-  requestContext,
   type SecurityEvents,
   type SecurityEventType,
 } from '../security/events.ts';
+import { changesOf, recordAdminChange, type Changes } from './audit.ts';
+import { apiActor } from './auth.ts';
+import { decodeCursor, pageOf } from './cursor.ts';
 import {
   adminError,
   clientPage,
@@ -38,21 +40,6 @@ class ClientNotFoundError extends AppError {
   }
 }
 
-/** The cursor is opaque to callers: the last row's position, base64url JSON. */
-function encodeCursor(position: ClientPosition): string {
-  return Buffer.from(JSON.stringify([position.createdAt, position.clientId])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): ClientPosition {
-  try {
-    const [createdAt, clientId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && typeof clientId === 'string' && !Number.isNaN(Date.parse(createdAt))) return { createdAt, clientId };
-  } catch {
-    // Falls through to the one answer for any cursor we did not make.
-  }
-  throw new ValidationError({ cursor: 'is not a cursor this API gave' }, 'cursor: is not a cursor this API gave');
-}
-
 /** The errors every route may answer, for the OpenAPI document. */
 const ERRORS = { 400: adminError, 401: adminError, 403: adminError };
 const TAGS = ['clients'];
@@ -63,24 +50,20 @@ export async function adminClientsRoutes(scope: FastifyInstance, { clients, prov
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const store = { clients, provider };
 
-  /** One audit event per change: who, which client, which fields (names only, never values). */
-  const audit = (request: FastifyRequest, type: SecurityEventType, clientId: string, fields?: string[]) =>
-    events.record(type, {
-      ...requestContext(request),
-      accountId: request.admin?.accountId ?? null,
-      details: { client_id: clientId, by_client: request.admin?.clientId, by_account: request.admin?.accountId, ...(fields ? { fields } : {}) },
-    });
+  /** One audit event per change: who, which client, which fields (and for an update their values before and after; never a secret). */
+  const audit = (request: FastifyRequest, type: SecurityEventType, clientId: string, fields?: string[], changes?: Changes) =>
+    recordAdminChange(events, type, apiActor(request), { accountId: request.admin?.accountId, details: { client_id: clientId, ...(fields ? { fields } : {}) }, changes });
 
   app.get(
     '/clients',
     { schema: { tags: TAGS, security: SECURITY, summary: 'List clients, oldest first, by cursor', querystring: listQuery, response: { 200: clientPage, ...ERRORS } } },
     async (request) => {
       const { limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor) : undefined;
       // One more than asked tells whether there is a next page.
-      const rows = await clients.page({ limit: limit + 1, after: cursor ? decodeCursor(cursor) : undefined });
-      const page = rows.slice(0, limit);
-      const next = rows.length > limit ? encodeCursor(page.at(-1)!.position) : null;
-      return { items: page.map((row) => row.client as z.infer<typeof clientView>), next_cursor: next };
+      const rows = await clients.page({ limit: limit + 1, after: after && { createdAt: after.createdAt, clientId: after.id } });
+      const positioned = rows.map((row) => ({ client: row.client, position: { createdAt: row.position.createdAt, id: row.position.clientId } }));
+      return pageOf(positioned, limit, (row) => row.client as z.infer<typeof clientView>);
     },
   );
 
@@ -117,9 +100,11 @@ export async function adminClientsRoutes(scope: FastifyInstance, { clients, prov
       },
     },
     async (request) => {
-      const updated: ClientMetadata | undefined = await updateClient(store, request.params.client_id, request.body);
-      if (!updated) throw new ClientNotFoundError();
-      await audit(request, ADMIN_CLIENT_UPDATED, updated.client_id, Object.keys(request.body));
+      const before = await clients.find(request.params.client_id);
+      const updated: ClientMetadata | undefined = before && (await updateClient(store, request.params.client_id, request.body));
+      if (!before || !updated) throw new ClientNotFoundError();
+      const fields = Object.keys(request.body);
+      await audit(request, ADMIN_CLIENT_UPDATED, updated.client_id, fields, changesOf(before, updated, fields));
       return updated as z.infer<typeof clientWithSecret>;
     },
   );

@@ -38,8 +38,16 @@ function outboxLine(m: OutboxMessage) {
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
-/** `enqueueEmail`: puts the send job of one message on the job store (src/jobs/email.jobs.ts). */
-export async function outboxCommand(runtime: Runtime, args: string[], enqueueEmail: (messageId: string) => Promise<void>): Promise<void> {
+/**
+ * `enqueueEmail`: puts the send job of one message on the job store (src/jobs/email.jobs.ts);
+ * `onRetried`: told of a retry, for the audit trail.
+ */
+export async function outboxCommand(
+  runtime: Runtime,
+  args: string[],
+  enqueueEmail: (messageId: string) => Promise<void>,
+  onRetried: (before: OutboxMessage, after: OutboxMessage) => Promise<void> = async () => {},
+): Promise<void> {
   const repo = createOutboxRepo(runtime.database.knex);
   if (args[0] === 'retry') {
     const [, id, ...extra] = args;
@@ -48,6 +56,7 @@ export async function outboxCommand(runtime: Runtime, args: string[], enqueueEma
     if (!found) throw new NotFoundError(`no outbox message with id ${id}`);
     const requeued = await repo.requeue(id);
     if (!requeued) throw new AppError('OUTBOX_NOT_RETRYABLE', 409, `outbox message ${id} is ${found.status}; only dead or failed messages are retried`);
+    await onRetried(found, requeued);
     // Enqueued now, a running worker sends it at once; with none running it waits for one, and
     // if enqueueing fails the resend job still finds it queued.
     await enqueueEmail(id);

@@ -211,6 +211,21 @@ export function createOutboxRepo(knex: Knex) {
       return ((await q) as OutboxRow[]).map(toMessage);
     },
 
+    /**
+     * One page, newest first (then id): `before` is the last row's position (an ISO instant with
+     * microseconds, and its id), so messages recorded meanwhile never push a row onto two pages.
+     */
+    async page({ status, limit, before }: { status?: OutboxStatus; limit: number; before?: { createdAt: string; id: string } }) {
+      const q = knex('email_outbox')
+        .select('*', knex.raw(`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as position`))
+        .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+        .limit(limit);
+      if (status) q.where({ status });
+      if (before) q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', [before.createdAt, before.id]);
+      const rows = (await q) as (OutboxRow & { position: string })[];
+      return rows.map((row) => ({ message: toMessage(row), position: { createdAt: row.position, id: row.id } }));
+    },
+
     /** How many messages wait to be sent: queued, failed and to be retried, or being sent. */
     async backlog(): Promise<number> {
       const row = (await knex('email_outbox').whereIn('status', ['queued', 'failed', 'sending']).count({ n: '*' }).first()) as { n: number | string };

@@ -8,14 +8,15 @@ import type { ClientMetadata, ClientsRepo } from '../oidc/clients.repo.ts';
  * follows ISSUER.
  */
 export async function ensureBuiltinClient({ clients, provider, issuer, clientId }: { clients: ClientsRepo; provider: Provider; issuer: string; clientId: string }) {
-  const accountUri = `${issuer}/account`;
+  // `/login` comes back to the account page, or to the admin console (issue 11).
+  const returnUris = [`${issuer}/account`, `${issuer}/admin`];
   const existing = await clients.find(clientId);
   const redirectUris = existing && Array.isArray(existing.redirect_uris) ? (existing.redirect_uris as string[]) : [];
-  if (existing?.first_party === true && redirectUris.includes(accountUri)) return;
+  if (existing?.first_party === true && returnUris.every((uri) => redirectUris.includes(uri))) return;
   const metadata: ClientMetadata = {
     client_id: clientId,
     client_name: 'Gatehouse',
-    redirect_uris: [accountUri],
+    redirect_uris: returnUris,
     post_logout_redirect_uris: [],
     grant_types: ['authorization_code'],
     response_types: ['code'],

@@ -40,6 +40,7 @@ export async function registerViews(app: FastifyInstance, { production }: { prod
         hidden: 'partials/hidden.hbs',
         captcha: 'partials/captcha.hbs',
         languages: 'partials/languages.hbs',
+        adminNav: 'admin/nav.hbs',
       },
     },
   });

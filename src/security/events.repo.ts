@@ -9,6 +9,8 @@ export interface SecurityEvent {
   userAgent: string | null;
   details: Record<string, unknown>;
   createdAt: Date;
+  /** `createdAt` as an ISO instant with Postgres' microseconds (a Date rounds them off): where paging resumes. */
+  position: string;
 }
 
 export interface NewSecurityEvent {
@@ -25,7 +27,7 @@ export interface SecurityEventFilter {
   /** Events at or after this instant. */
   since?: Date;
   /** Events listed before this one (newest first): the last event of the previous page. */
-  before?: { createdAt: Date; id: number };
+  before?: { createdAt: Date; id: number; position?: string };
   limit: number;
 }
 
@@ -37,9 +39,11 @@ interface Row {
   user_agent: string | null;
   details: Record<string, unknown>;
   created_at: Date;
+  position?: string;
 }
 
 const TABLE = 'security_events';
+const POSITION = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as position`;
 
 function fromRow(row: Row): SecurityEvent {
   return {
@@ -50,6 +54,8 @@ function fromRow(row: Row): SecurityEvent {
     userAgent: row.user_agent,
     details: row.details,
     createdAt: row.created_at,
+    // Inserting returns no position: the millisecond instant is what a new event has to show.
+    position: row.position ?? row.created_at.toISOString(),
   };
 }
 
@@ -71,11 +77,11 @@ export function createSecurityEventsRepo(knex: Knex) {
 
     /** Newest first: by time, then by id among events of the same millisecond. */
     async list(filter: SecurityEventFilter): Promise<SecurityEvent[]> {
-      const q = knex<Row>(TABLE).select('*');
+      const q = knex<Row>(TABLE).select('*', knex.raw(POSITION));
       if (filter.accountId) q.where('account_id', filter.accountId);
       if (filter.type) q.where('type', filter.type);
       if (filter.since) q.where('created_at', '>=', filter.since);
-      if (filter.before) q.whereRaw('(created_at, id) < (?::timestamptz, ?::bigint)', [filter.before.createdAt, filter.before.id]);
+      if (filter.before) q.whereRaw('(created_at, id) < (?::timestamptz, ?::bigint)', [filter.before.position ?? filter.before.createdAt, filter.before.id]);
       const rows = (await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(filter.limit)) as Row[];
       return rows.map(fromRow);
     },

@@ -42,6 +42,12 @@ export const MFA_RECOVERY_CODES_REGENERATED = 'mfa.recovery_codes_regenerated';
 export const MFA_RECOVERY_CODE_USED = 'mfa.recovery_code_used';
 /** An admin removed a user's second factors (recovery of access): who, and whose. */
 export const ADMIN_USER_FACTORS_REMOVED = 'admin.user_factors_removed';
+/** Admin changes to accounts and the outbox (issue 11), from the API, the CLI or the console. */
+export const ADMIN_USER_CREATED = 'admin.user_created';
+export const ADMIN_USER_UPDATED = 'admin.user_updated';
+export const ADMIN_USER_SESSIONS_REVOKED = 'admin.user_sessions_revoked';
+export const ADMIN_USER_VERIFICATION_SENT = 'admin.user_verification_sent';
+export const ADMIN_OUTBOX_RETRIED = 'admin.outbox_retried';
 
 export const SECURITY_EVENT_TYPES = [
   LOGIN_SUCCEEDED,
@@ -68,6 +74,11 @@ export const SECURITY_EVENT_TYPES = [
   MFA_RECOVERY_CODES_REGENERATED,
   MFA_RECOVERY_CODE_USED,
   ADMIN_USER_FACTORS_REMOVED,
+  ADMIN_USER_CREATED,
+  ADMIN_USER_UPDATED,
+  ADMIN_USER_SESSIONS_REVOKED,
+  ADMIN_USER_VERIFICATION_SENT,
+  ADMIN_OUTBOX_RETRIED,
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
@@ -89,6 +100,12 @@ export interface SecurityEventContext {
    * token, cookie, code, secret, key...). Never put a secret here on purpose anyway.
    */
   details?: Record<string, unknown>;
+  /**
+   * An admin change (issue 11): each changed field with its value before and after, stored as
+   * `details.changes`. The same rules as `details` apply to each field and value: a field that
+   * names a secret is left out (a secret is never a value to record).
+   */
+  changes?: Record<string, { before: unknown; after: unknown }>;
 }
 
 /** What the log needs: pino's signature, so `app.log` and the worker's logger both fit. */
@@ -104,7 +121,7 @@ export interface ListEventsOptions {
   /** At most this many (default 100, at most 1,000). */
   limit?: number;
   /** The page after this event (newest first): pass the last event of the previous page. */
-  after?: Pick<SecurityEvent, 'id' | 'createdAt'>;
+  after?: Pick<SecurityEvent, 'id' | 'createdAt'> & { position?: string };
 }
 
 const KEY_RE = /^[a-zA-Z][a-zA-Z0-9_]{0,39}$/;
@@ -126,7 +143,11 @@ const MAX_ARRAY = 20;
 const MAX_USER_AGENT = 512;
 const MAX_IP = 64;
 
+// Client metadata fields whose names hold a secret word but whose values are none.
+const NOT_SECRET_KEYS = new Set(['token_endpoint_auth_method']);
+
 function keyNamesSecret(key: string): boolean {
+  if (NOT_SECRET_KEYS.has(key)) return false;
   const words = key
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .toLowerCase()
@@ -168,6 +189,23 @@ export function sanitizeDetails(details: unknown): Record<string, unknown> {
   return out;
 }
 
+function sanitizeChangeValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.slice(0, MAX_ARRAY).map(sanitizeValue).filter((v) => v !== undefined);
+  return value === undefined ? null : sanitizeValue(value);
+}
+
+/** `changes` as stored: `{ field: { before, after } }`, fields and values under `details`' rules. */
+export function sanitizeChanges(changes: unknown): Record<string, { before: unknown; after: unknown }> {
+  const out: Record<string, { before: unknown; after: unknown }> = {};
+  if (!changes || typeof changes !== 'object' || Array.isArray(changes)) return out;
+  for (const [key, change] of Object.entries(changes).slice(0, MAX_KEYS)) {
+    if (!KEY_RE.test(key) || keyNamesSecret(key) || !change || typeof change !== 'object') continue;
+    const { before, after } = change as { before?: unknown; after?: unknown };
+    out[key] = { before: sanitizeChangeValue(before) ?? null, after: sanitizeChangeValue(after) ?? null };
+  }
+  return out;
+}
+
 /** The IP and user agent of a request (Fastify's or any object of that shape). */
 export function requestContext(request: { ip: string; headers: Record<string, string | string[] | undefined> }): { ip: string; userAgent?: string } {
   const ua = request.headers['user-agent'];
@@ -198,7 +236,8 @@ export function createSecurityEvents({ knex, log, now = Date.now, observe }: Sec
       const accountId = typeof context.accountId === 'string' && isUuid(context.accountId) ? context.accountId.toLowerCase() : null;
       const ip = typeof context.ip === 'string' && context.ip ? clean(context.ip, MAX_IP) : null;
       const userAgent = typeof context.userAgent === 'string' && context.userAgent ? clean(context.userAgent, MAX_USER_AGENT) : null;
-      const details = sanitizeDetails(context.details);
+      const details: Record<string, unknown> = sanitizeDetails(context.details);
+      if (context.changes) details.changes = sanitizeChanges(context.changes);
       log.info({ event: type, accountId, ip, details }, 'security event');
       observe?.(type, details);
       try {

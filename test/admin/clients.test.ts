@@ -87,6 +87,10 @@ describe(`admin API: clients (${STORAGE})`, () => {
     const updated = mine.find((e) => e.type === 'admin.client_updated')!;
     assert.deepEqual((updated.details as { fields: string[] }).fields, ['client_name', 'redirect_uris']);
     assert.equal((updated.details as { by_client: string }).by_client, adminClientId);
+    assert.deepEqual((updated.details as { changes: unknown }).changes, {
+      client_name: { before: 'Shop', after: 'Shop 2' },
+      redirect_uris: { before: ['https://shop.example/cb'], after: ['https://shop.example/cb2'] },
+    });
     assert.ok(updated.ip, 'the address is recorded');
     assert.ok(!JSON.stringify(events).includes(created.body.client_secret));
   });
@@ -262,7 +266,23 @@ describe(`admin API: clients (${STORAGE})`, () => {
     const doc = (await res.json()) as { openapi: string; info: { title: string }; paths: Record<string, Record<string, { requestBody?: unknown }>> };
     assert.match(doc.openapi, /^3\.1\./);
     assert.ok(doc.info.title);
-    assert.deepEqual(Object.keys(doc.paths).sort(), ['/admin/api/clients', '/admin/api/clients/{client_id}', '/admin/api/clients/{client_id}/secret', '/admin/api/users/{id}/factors']);
+    assert.deepEqual(Object.keys(doc.paths).sort(), [
+      '/admin/api/clients',
+      '/admin/api/clients/{client_id}',
+      '/admin/api/clients/{client_id}/secret',
+      '/admin/api/events',
+      '/admin/api/outbox',
+      '/admin/api/outbox/{id}/retry',
+      '/admin/api/users',
+      '/admin/api/users/{id}',
+      '/admin/api/users/{id}/factors',
+      '/admin/api/users/{id}/sessions',
+      '/admin/api/users/{id}/verification-email',
+    ]);
+    assert.deepEqual(Object.keys(doc.paths['/admin/api/users/{id}']!).sort(), ['get', 'patch']);
+    assert.deepEqual(Object.keys(doc.paths['/admin/api/users/{id}/sessions']!), ['delete']);
+    assert.ok(JSON.stringify(doc.paths['/admin/api/users/{id}']!.patch!.requestBody).includes('email_verified'), 'generated from the route schemas');
+    assert.ok(!JSON.stringify(doc).includes('password_hash'), 'no password hash anywhere in the document');
     assert.deepEqual(Object.keys(doc.paths['/admin/api/users/{id}/factors']!), ['delete']);
     assert.deepEqual(Object.keys(doc.paths['/admin/api/clients']!).sort(), ['get', 'post']);
     assert.deepEqual(Object.keys(doc.paths['/admin/api/clients/{client_id}']!).sort(), ['delete', 'get', 'patch']);
@@ -287,7 +307,8 @@ describe(`admin API: clients (${STORAGE})`, () => {
       page.on('pageerror', (err) => errors.push(String(err)));
       await page.goto(`${server.url}/admin/api/docs`);
       await page.waitForSelector('.opblock', { timeout: 20_000 });
-      assert.equal(await page.locator('.opblock').count(), 7, "GET/POST clients, GET/PATCH/DELETE a client, POST its secret, DELETE a user's factors");
+      // Clients 6 (GET/POST clients, GET/PATCH/DELETE a client, POST its secret), users 5, outbox 2, events 1, a user's factors 1.
+      assert.equal(await page.locator('.opblock').count(), 15);
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
