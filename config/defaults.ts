@@ -276,11 +276,18 @@ export const configSchema = z.strictObject({
   brand: group('Branding on pages and e-mails', {
     name: key(text('one line of at most 60 characters', (v) => oneLine(v) && v.length <= 60), 'Gatehouse', 'product name', { env: 'BRAND_NAME' }),
     logoUrl: optionalKey(
-      text('an http(s) URL or a path starting with /', (v) => /^\/[^/]/.test(v) || /^https?:\/\/[^\s]+$/.test(v)),
-      'logo image',
+      text('an https URL, an http URL on localhost or 127.0.0.1, or a path on this server starting with /', (v) =>
+        /^\/[^/\\\s]\S*$/.test(v) || /^https:\/\/[^\s/]+(\/\S*)?$/.test(v) || /^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/\S*)?$/.test(v),
+      ),
+      'logo image shown beside the name (pages show it as it is; e-mails need an absolute URL, a path is made one with `issuer`)',
       { env: 'BRAND_LOGO_URL', defaultText: 'none' },
     ),
-    color: key(text('a hex colour such as #2450c9', (v) => hexColor.test(v)), '#2450c9', 'accent colour', { env: 'BRAND_COLOR' }),
+    color: key(
+      text('a hex colour such as #2450c9 or #25c', (v) => hexColor.test(v)),
+      '#2450c9',
+      'accent colour of buttons and links; the text on it (white or near-black) and the links\' shade in each theme are computed to keep 4.5:1 contrast',
+      { env: 'BRAND_COLOR' },
+    ),
   }),
   mfa: group('Multi-factor policy. Reserved: nothing enforces it yet (it arrives with multi-factor sign-in)', {
     requireForRoles: key(list('a list of role names'), [], 'accounts with any of these roles must sign in with a second factor'),

@@ -46,11 +46,11 @@ export function languageLinks(current: Locale) {
 }
 
 /** Picks each request's language and serves the switcher (`GET /lang?to=vi&return=/path`). */
-export function registerLanguage(scope: FastifyInstance) {
+export function registerLanguage(scope: FastifyInstance, { product }: { product?: string } = {}) {
   // A callback hook, so that the rest of the request runs inside the stores' run().
   scope.addHook('onRequest', (request, _reply, done) => {
     const path = request.method === 'GET' ? request.url : (request.headers.referer ? refererPath(request.headers.referer, request.host) : undefined);
-    pathStorage.run(safeReturnPath(path), () => runInLocale(negotiate(request.headers), done));
+    pathStorage.run(safeReturnPath(path), () => runInLocale(negotiate(request.headers), done, product));
   });
 
   const app = scope.withTypeProvider<ZodTypeProvider>();

@@ -3,7 +3,10 @@ import fastifyStatic from '@fastify/static';
 import fastifyView from '@fastify/view';
 import type { FastifyInstance } from 'fastify';
 import Handlebars from 'handlebars';
+import type { Config } from '../config.ts';
 import { currentLocale, translate } from '../i18n/locale.ts';
+import { assetUrl, loadAssets, serveAssets, type Assets } from './assets.ts';
+import { brandCss, brandTheme, showableImage } from './brand.ts';
 import { languageLinks, registerLanguage } from './language.ts';
 
 export { translate };
@@ -15,23 +18,34 @@ export const VIEWS_DIR = fileURLToPath(new URL('../../views', import.meta.url));
  * message, views/locales/<locale>.json; unknown keys show as themselves); `{{lang}}`, the
  * current locale; `(languages)`, the language switcher's links.
  */
-export function createHandlebars() {
+export function createHandlebars(assets?: Assets) {
   const hb = Handlebars.create();
+  // `{{asset "gatehouse.css"}}`: the content-hashed URL (src/http/assets.ts).
+  if (assets) hb.registerHelper('asset', (name: unknown) => assetUrl(assets, String(name)));
   hb.registerHelper('t', (key: unknown, options: Handlebars.HelperOptions) => translate(String(key), options?.hash));
   hb.registerHelper('lang', () => currentLocale());
   hb.registerHelper('languages', () => languageLinks(currentLocale()));
   return hb;
 }
 
-/** Pages from views/ with one layout and partials; CSS from views/assets at /assets. */
-export async function registerViews(app: FastifyInstance, { production }: { production: boolean }) {
-  registerLanguage(app);
+/**
+ * Pages from views/ with one layout and partials; every page gets `brand` (name, logo, colours:
+ * src/http/brand.ts). CSS and scripts from views/assets: content-hashed and cached for a year
+ * (src/http/assets.ts), the plain names too, uncached, for anything that links them directly.
+ */
+export async function registerViews(app: FastifyInstance, { production, brand }: { production: boolean; brand: Config['brand'] }) {
+  const theme = brandTheme(brand);
+  const logoUrl = showableImage(theme.logoUrl);
+  registerLanguage(app, { product: theme.name });
+  const assets = loadAssets(`${VIEWS_DIR}/assets`, { 'brand.css': brandCss(theme) });
+  serveAssets(app, assets);
   await app.register(fastifyView, {
-    engine: { handlebars: createHandlebars() },
+    engine: { handlebars: createHandlebars(assets) },
     root: VIEWS_DIR,
     layout: 'layouts/main.hbs',
     viewExt: 'hbs',
     production,
+    defaultContext: { brand: { ...theme, logoUrl } },
     options: {
       partials: {
         brand: 'partials/brand.hbs',
@@ -40,6 +54,7 @@ export async function registerViews(app: FastifyInstance, { production }: { prod
         hidden: 'partials/hidden.hbs',
         captcha: 'partials/captcha.hbs',
         languages: 'partials/languages.hbs',
+        'client-logo': 'partials/client-logo.hbs',
       },
     },
   });
@@ -47,6 +62,6 @@ export async function registerViews(app: FastifyInstance, { production }: { prod
     root: `${VIEWS_DIR}/assets`,
     prefix: '/assets/',
     decorateReply: false,
-    maxAge: production ? '1d' : 0,
+    maxAge: 0,
   });
 }

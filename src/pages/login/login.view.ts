@@ -1,4 +1,5 @@
 import { translate } from '../../http/views.ts';
+import type { ClientCard } from '../interaction.ts';
 
 /** The login page's template (views/login.hbs). */
 export const LOGIN_TEMPLATE = 'login';
@@ -10,7 +11,8 @@ const OFFER_RESET = { TOO_MANY_ATTEMPTS: true };
 
 export interface LoginView {
   uid: string;
-  clientName?: string;
+  /** The client signed in to (none for Gatehouse's own sign-in). */
+  client?: ClientCard;
   /** What was typed (or the client's `login_hint`). */
   login?: unknown;
   error?: string;

@@ -10,12 +10,12 @@ import type { OidcHost } from '../../oidc/host.ts';
 import { CaptchaError, type CaptchaVerifier } from '../../security/captcha.ts';
 import { CAPTCHA_FAILED, REGISTERED, type SecurityEvents } from '../../security/events.ts';
 import { rememberFlow } from '../flow-cookie.ts';
-import { clientNameOfInteraction } from '../interaction.ts';
+import { clientOfInteraction } from '../interaction.ts';
 import { auditOf, captchaWidget, field, interactionParam, page } from '../page.ts';
 import { REGISTRATION_TEMPLATES, registrationForm, registrationSent } from './registration.view.ts';
 
 export interface RegistrationOptions {
-  config: Pick<Config, 'issuer' | 'ttl'>;
+  config: Pick<Config, 'issuer' | 'ttl' | 'firstParty'>;
   host: OidcHost;
   selfService: SelfService;
   captcha: CaptchaVerifier;
@@ -35,8 +35,8 @@ export async function registrationRoutes(scope: FastifyInstance, { config, host,
   const app = scope.withTypeProvider<ZodTypeProvider>();
   app.get('/register', { schema: pageSchema }, async (request, reply) => {
     const interaction = interactionParam(request.query.interaction);
-    const clientName = await clientNameOfInteraction(host, interaction);
-    return page(reply, REGISTRATION_TEMPLATES.form, registrationForm({ interaction, clientName, captcha: captchaWidget(captcha) }));
+    const client = await clientOfInteraction(host, interaction, config.firstParty.builtinClientId);
+    return page(reply, REGISTRATION_TEMPLATES.form, registrationForm({ interaction, client, captcha: captchaWidget(captcha) }));
   });
 
   app.post('/register', formRoute(registerSchema), async (request, reply) => {
@@ -54,7 +54,7 @@ export async function registrationRoutes(scope: FastifyInstance, { config, host,
       if (err instanceof CaptchaError) await events.record(CAPTCHA_FAILED, { ...auditOf(request, null), details: { form: 'register', reason: err.reason } });
       const form = registrationForm({
         interaction,
-        clientName: await clientNameOfInteraction(host, interaction),
+        client: await clientOfInteraction(host, interaction, config.firstParty.builtinClientId),
         captcha: captchaWidget(captcha),
         error: err.message,
         values: { name: input.name, email: input.email, username: input.username },

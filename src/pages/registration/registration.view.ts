@@ -1,4 +1,5 @@
 import { translate } from '../../http/views.ts';
+import type { ClientCard } from '../interaction.ts';
 
 /** The registration flow's templates (views/). */
 export const REGISTRATION_TEMPLATES = { form: 'register', sent: 'notice' } as const;
@@ -8,7 +9,7 @@ const signInUrl = (interaction: string | undefined) => (interaction ? `/interact
 
 export interface RegistrationFormView {
   interaction?: string;
-  clientName?: string;
+  client?: ClientCard;
   captcha?: unknown;
   error?: string;
   values?: Record<string, string>;
@@ -16,8 +17,8 @@ export interface RegistrationFormView {
 }
 
 /** `/register`: the form, empty or with what was typed and each field's problem. */
-export function registrationForm({ interaction, clientName, captcha, error, values = {}, fields = {} }: RegistrationFormView) {
-  return { title: translate('register.title'), error, interaction, clientName, signInUrl: signInUrl(interaction), captcha, values, fields };
+export function registrationForm({ interaction, client, captcha, error, values = {}, fields = {} }: RegistrationFormView) {
+  return { title: translate('register.title'), error, interaction, client, signInUrl: signInUrl(interaction), captcha, values, fields };
 }
 
 /** `/register/sent`: check your e-mail (the same whether or not an account was made). */
