@@ -90,7 +90,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
   await ensureSigningKeys(knex, box);
   clients.startCache(); // issue 9: clients served from memory, invalidated by every instance's writes
   app.addHook('onClose', () => clients.close());
-  await registerViews(app, { production: config.production, brand: config.brand });
+  await registerViews(app, { production: config.production, brand: config.brand, passwordMinLength: config.passwordPolicy.minLength });
   const render = (view: string, data: Record<string, unknown>) => app.view(view, data) as Promise<string>;
   const providerLogout = providerLogoutHook({ knex, config, log: app.log });
   const host = await createOidcHost({

@@ -33,7 +33,7 @@ export function createHandlebars(assets?: Assets) {
  * src/http/brand.ts). CSS and scripts from views/assets: content-hashed and cached for a year
  * (src/http/assets.ts), the plain names too, uncached, for anything that links them directly.
  */
-export async function registerViews(app: FastifyInstance, { production, brand }: { production: boolean; brand: Config['brand'] }) {
+export async function registerViews(app: FastifyInstance, { production, brand, passwordMinLength = 12 }: { production: boolean; brand: Config['brand']; passwordMinLength?: number }) {
   const theme = brandTheme(brand);
   const logoUrl = showableImage(theme.logoUrl);
   registerLanguage(app, { product: theme.name });
@@ -45,7 +45,8 @@ export async function registerViews(app: FastifyInstance, { production, brand }:
     layout: 'layouts/main.hbs',
     viewExt: 'hbs',
     production,
-    defaultContext: { brand: { ...theme, logoUrl } },
+    // `passwordMinLength`: the strength hint's first rule (views/assets/gatehouse.js).
+    defaultContext: { brand: { ...theme, logoUrl }, passwordMinLength },
     options: {
       partials: {
         brand: 'partials/brand.hbs',
