@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -76,6 +77,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
     frameworkErrors: answerFrameworkError,
+    // Unique across instances and restarts: error pages show it as their reference, and every log line of the request carries it (reqId).
+    genReqId: () => randomUUID(),
     ...connectionOptions(config.http),
   });
   boundConnections(app, config.http);
@@ -159,7 +162,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     pages.removeContentTypeParser('text/plain');
     await pages.register(fastifyFormbody);
     await registerCsrf(pages, { secure: https });
-    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, currentUser: reader.user });
+    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, currentUser: reader.user, devMailbox: email.mailer.kind === 'mailbox' });
     if (email.mailer.kind === 'mailbox') await pages.register(mailboxRoutes, { outbox: email.outbox.repo });
     await pages.register(firstPartyRoutes, { config, host, knex, accounts, clients, events, passwordLogin, context: firstParty, reader });
   });

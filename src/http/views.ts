@@ -25,6 +25,11 @@ export function createHandlebars(assets?: Assets) {
   hb.registerHelper('t', (key: unknown, options: Handlebars.HelperOptions) => translate(String(key), options?.hash));
   hb.registerHelper('lang', () => currentLocale());
   hb.registerHelper('languages', () => languageLinks(currentLocale()));
+  // `{{linkify text}}`: plain text, escaped, with its http(s) addresses made links (the dev mailbox).
+  hb.registerHelper('linkify', (text: unknown) => {
+    const escaped = hb.escapeExpression(String(text ?? ''));
+    return new hb.SafeString(escaped.replace(/https?:\/\/[^\s<>"]+/g, (url) => `<a href="${url}">${url}</a>`));
+  });
   return hb;
 }
 

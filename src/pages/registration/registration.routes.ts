@@ -9,7 +9,7 @@ import { failedSchema, formBody, formEmail, formRoute, formText, queryText } fro
 import type { OidcHost } from '../../oidc/host.ts';
 import { CaptchaError, type CaptchaVerifier } from '../../security/captcha.ts';
 import { CAPTCHA_FAILED, REGISTERED, type SecurityEvents } from '../../security/events.ts';
-import { rememberFlow } from '../flow-cookie.ts';
+import { rememberFlow, rememberSentTo, sentTo } from '../flow-cookie.ts';
 import { clientOfInteraction } from '../interaction.ts';
 import { auditOf, captchaWidget, field, interactionParam, page } from '../page.ts';
 import { REGISTRATION_TEMPLATES, registrationForm, registrationSent } from './registration.view.ts';
@@ -20,6 +20,8 @@ export interface RegistrationOptions {
   selfService: SelfService;
   captcha: CaptchaVerifier;
   events: SecurityEvents;
+  /** E-mail goes to the dev mailbox (no SMTP_URL, outside production): the "sent" page links to it. */
+  devMailbox?: boolean;
 }
 
 /** `interaction`: the OIDC sign-in the page belongs to (an ill-formed one is ignored, src/pages/page.ts). */
@@ -31,7 +33,7 @@ const registerSchema = {
 };
 
 /** `/register` (CONTRACT.md: `name`, `email`, `password`, optional `username`); the rules are src/accounts/registration. */
-export async function registrationRoutes(scope: FastifyInstance, { config, host, selfService, captcha, events }: RegistrationOptions) {
+export async function registrationRoutes(scope: FastifyInstance, { config, host, selfService, captcha, events, devMailbox }: RegistrationOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   app.get('/register', { schema: pageSchema }, async (request, reply) => {
     const interaction = interactionParam(request.query.interaction);
@@ -65,11 +67,12 @@ export async function registrationRoutes(scope: FastifyInstance, { config, host,
     // Only a new account is an event: the answer for a taken address must not differ, the log may.
     if (registered.accountId) await events.record(REGISTERED, auditOf(request, registered.accountId));
     if (interaction) rememberFlow(reply, config, interaction);
+    rememberSentTo(reply, config, input.email.trim());
     // 303: a reload shows the page again instead of posting the password again.
     return reply.redirect(`/register/sent${interaction ? `?interaction=${interaction}` : ''}`, 303);
   });
 
   app.get('/register/sent', { schema: pageSchema }, async (request, reply) => {
-    return page(reply, REGISTRATION_TEMPLATES.sent, registrationSent(interactionParam(request.query.interaction)));
+    return page(reply, REGISTRATION_TEMPLATES.sent, registrationSent(interactionParam(request.query.interaction), { email: sentTo(request), devMailbox }));
   });
 }
