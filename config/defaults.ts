@@ -60,6 +60,8 @@ function cronProblem(v: string): string | undefined {
     return (err as Error).message.replace(/\s+/g, ' ');
   }
 }
+/** Registrations from one address in a window before a configured captcha is asked (`rateLimits.register.captchaAfter`). */
+export const REGISTER_CAPTCHA_AFTER = 10;
 const oneLine = (v: string) => v.length > 0 && !/[\r\n]/.test(v);
 const hexColor = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
 
@@ -159,7 +161,16 @@ export const configSchema = z.strictObject({
   rateLimits: group(
     'Request limits (ASVS V2.4, RFC 9700 §4.15), per client address (set `trustProxy` behind a proxy); the token endpoint counts per client instead when the client authenticates with HTTP Basic and the right secret (src/security/client-rate-key.ts). Over the limit: 429',
     {
-      register: limit(10, 10 * MINUTE, '`POST /register`'),
+      // Sized for a classroom or an office behind one address: dozens of sign-ups in ten minutes.
+      register: group('`POST /register`: a busy address is asked for a captcha (when one is configured) before it is refused', {
+        max: key(int(1), 60, 'registrations allowed in one window from one address; then 429, a page saying when to try again'),
+        windowSeconds: key(int(1), 10 * MINUTE, 'the window, in seconds, from the first request counted'),
+        captchaAfter: optionalKey(
+          int(0),
+          'with a captcha configured, registrations past this many in the window must solve it (0: every registration). Without one, only `max` applies',
+          { defaultText: `${REGISTER_CAPTCHA_AFTER}` },
+        ),
+      }),
       forgotPassword: limit(5, 15 * MINUTE, '`POST /forgot-password`'),
       resetPassword: limit(10, 15 * MINUTE, '`POST /reset-password`'),
       verifyEmailResend: limit(5, 15 * MINUTE, '`POST /verify-email/resend`'),

@@ -98,7 +98,7 @@ export function showableImage(uri: unknown): string | undefined {
   try {
     const url = new URL(uri);
     if (url.protocol === 'https:') return url.href;
-    if (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return url.href;
+    if (url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname)) return url.href;
   } catch {
     // not a URL
   }
@@ -106,4 +106,4 @@ export function showableImage(uri: unknown): string | undefined {
 }
 
 /** The image sources the CSP allows for logos, matching showableImage. */
-export const LOGO_SOURCES = ['https:', 'http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
+export const LOGO_SOURCES = ['https:', 'http://localhost:*', 'http://127.0.0.1:*'];
