@@ -60,6 +60,8 @@ function cronProblem(v: string): string | undefined {
     return (err as Error).message.replace(/\s+/g, ' ');
   }
 }
+/** Registrations from one address in a window before a configured captcha is asked (`rateLimits.register.captchaAfter`). */
+export const REGISTER_CAPTCHA_AFTER = 10;
 const oneLine = (v: string) => v.length > 0 && !/[\r\n]/.test(v);
 const hexColor = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
 
@@ -159,7 +161,16 @@ export const configSchema = z.strictObject({
   rateLimits: group(
     'Request limits (ASVS V2.4, RFC 9700 §4.15), per client address (set `trustProxy` behind a proxy); the token endpoint counts per client instead when the client authenticates with HTTP Basic and the right secret (src/security/client-rate-key.ts). Over the limit: 429',
     {
-      register: limit(10, 10 * MINUTE, '`POST /register`'),
+      // Sized for a classroom or an office behind one address: dozens of sign-ups in ten minutes.
+      register: group('`POST /register`: a busy address is asked for a captcha (when one is configured) before it is refused', {
+        max: key(int(1), 60, 'registrations allowed in one window from one address; then 429, a page saying when to try again'),
+        windowSeconds: key(int(1), 10 * MINUTE, 'the window, in seconds, from the first request counted'),
+        captchaAfter: optionalKey(
+          int(0),
+          'with a captcha configured, registrations past this many in the window must solve it (0: every registration). Without one, only `max` applies',
+          { defaultText: `${REGISTER_CAPTCHA_AFTER}` },
+        ),
+      }),
       forgotPassword: limit(5, 15 * MINUTE, '`POST /forgot-password`'),
       resetPassword: limit(10, 15 * MINUTE, '`POST /reset-password`'),
       verifyEmailResend: limit(5, 15 * MINUTE, '`POST /verify-email/resend`'),
@@ -276,11 +287,18 @@ export const configSchema = z.strictObject({
   brand: group('Branding on pages and e-mails', {
     name: key(text('one line of at most 60 characters', (v) => oneLine(v) && v.length <= 60), 'Gatehouse', 'product name', { env: 'BRAND_NAME' }),
     logoUrl: optionalKey(
-      text('an http(s) URL or a path starting with /', (v) => /^\/[^/]/.test(v) || /^https?:\/\/[^\s]+$/.test(v)),
-      'logo image',
+      text('an https URL, an http URL on localhost or 127.0.0.1, or a path on this server starting with /', (v) =>
+        /^\/[^/\\\s]\S*$/.test(v) || /^https:\/\/[^\s/]+(\/\S*)?$/.test(v) || /^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/\S*)?$/.test(v),
+      ),
+      'logo image shown beside the name (pages show it as it is; e-mails need an absolute URL, a path is made one with `issuer`)',
       { env: 'BRAND_LOGO_URL', defaultText: 'none' },
     ),
-    color: key(text('a hex colour such as #2450c9', (v) => hexColor.test(v)), '#2450c9', 'accent colour', { env: 'BRAND_COLOR' }),
+    color: key(
+      text('a hex colour such as #2450c9 or #25c', (v) => hexColor.test(v)),
+      '#2450c9',
+      'accent colour of buttons and links; the text on it (white or near-black) and the links\' shade in each theme are computed to keep 4.5:1 contrast',
+      { env: 'BRAND_COLOR' },
+    ),
   }),
   mfa: group('Multi-factor policy: who signs in with a second factor (TOTP) whatever the client asks; an account with a factor is always asked for it', {
     requireForRoles: key(list('a list of role names'), ['admin'], 'accounts with any of these roles must sign in with a second factor, and enrol one at their next sign-in if they have none'),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import { pino } from 'pino';
@@ -88,6 +89,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
     frameworkErrors: answerFrameworkError,
+    // Unique across instances and restarts: error pages show it as their reference, and every log line of the request carries it (reqId).
+    genReqId: () => randomUUID(),
     ...connectionOptions(config.http),
   });
   boundConnections(app, config.http);
@@ -104,7 +107,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
   await ensureSigningKeys(knex, box);
   clients.startCache(); // issue 9: clients served from memory, invalidated by every instance's writes
   app.addHook('onClose', () => clients.close());
-  await registerViews(app, { production: config.production });
+  await registerViews(app, { production: config.production, brand: config.brand, passwordMinLength: config.passwordPolicy.minLength });
   const render = (view: string, data: Record<string, unknown>) => app.view(view, data) as Promise<string>;
   const providerLogout = providerLogoutHook({ knex, config, log: app.log });
   const host = await createOidcHost({
@@ -189,7 +192,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     pages.removeContentTypeParser('text/plain');
     await pages.register(fastifyFormbody);
     await registerCsrf(pages, { secure: https });
-    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, mfa, passkeys, currentUser: reader.user });
+    await pages.register(pagesRoutes, { config, host, accounts, selfService, passwordLogin, captcha, throttle, events, mfa, passkeys, currentUser: reader.user, devMailbox: email.mailer.kind === 'mailbox' });
     if (email.mailer.kind === 'mailbox') await pages.register(mailboxRoutes, { outbox: email.outbox.repo });
     // Issue 11: the admin console, a hosted page (forms, CSRF) for admins.
     await pages.register(adminConsoleRoutes, { ...adminDeps, issuer: config.issuer, currentUser: reader.user });

@@ -1,3 +1,5 @@
+import { domainToASCII } from 'node:url';
+
 /**
  * How a person's identifiers are compared: lower-case, NFKC, trimmed, so two spellings of one
  * e-mail address (or username) are one account, one login-throttle counter, one look-up. A leaf:
@@ -18,8 +20,22 @@ export function isPlausibleIdentifier(value: string): boolean {
   return value.length <= MAX_IDENTIFIER_LENGTH && !CONTROL.test(value);
 }
 
+/**
+ * An e-mail address as accounts compare it: NFKC, trimmed, lower-case, and an internationalised
+ * domain in its ASCII form (IDNA, `bücher.example` → `xn--bcher-kva.example`), so the Unicode and
+ * the punycode spelling of one address are one account.
+ */
 export function normalizeEmail(email: string): string {
-  return email.normalize('NFKC').trim().toLowerCase();
+  const lowered = email.normalize('NFKC').trim().toLowerCase();
+  const at = lowered.lastIndexOf('@');
+  if (at < 0) return lowered;
+  return `${lowered.slice(0, at)}@${asciiDomain(lowered.slice(at + 1))}`;
+}
+
+/** A domain in ASCII (punycode) form; as it was when it is not a domain IDNA accepts. */
+export function asciiDomain(domain: string): string {
+  if (/^[\x00-\x7f]*$/.test(domain)) return domain;
+  return domainToASCII(domain) || domain;
 }
 
 export function normalizeUsername(username: string): string {

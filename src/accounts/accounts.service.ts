@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { normalizeEmail, normalizeUsername } from '../identifiers.ts';
+import { asciiDomain, normalizeEmail, normalizeUsername } from '../identifiers.ts';
 import { ConflictError, EmailNotVerifiedError, InvalidCredentialsError, ValidationError } from '../errors.ts';
 import { createAccountsRepo, type Account, type NewAccountRow } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
@@ -42,7 +42,14 @@ export function validateNewAccount(input: NewAccount, policy: PasswordPolicy = D
 export function validateAccountFields(input: Pick<NewAccount, 'email' | 'name' | 'username'>): Record<string, string> {
   const fields: Record<string, string> = {};
   const email = typeof input.email === 'string' ? input.email.trim() : '';
-  if (!email || email.length > 254 || CONTROL_RE.test(email) || !EMAIL_RE.test(email)) {
+  const at = email.lastIndexOf('@');
+  const local = at > 0 ? email.slice(0, at) : email;
+  // An internationalised domain is checked (and compared, normalizeEmail) in its ASCII form.
+  const ascii = at > 0 ? `${local}@${asciiDomain(email.slice(at + 1).toLowerCase())}` : email;
+  if (at > 0 && /[^\x00-\x7f]/.test(local) && !CONTROL_RE.test(email)) {
+    // RFC 6531 (SMTPUTF8) local parts: not every mail server takes them, so not accepted yet, and said so.
+    fields.email = translate('form.email_local_ascii');
+  } else if (!email || email.length > 254 || ascii.length > 254 || CONTROL_RE.test(email) || !EMAIL_RE.test(ascii)) {
     fields.email = translate('form.invalid_email');
   }
   if (input.username !== undefined && input.username !== '') {

@@ -20,7 +20,9 @@ export async function mailboxRoutes(scope: FastifyInstance, { outbox }: { outbox
   });
 
   app.get('/dev/mailbox', { schema: NO_INPUT }, async (_request, reply) => {
-    return reply.view('dev-mailbox', { title: translate('mailbox.title'), messages: await messages() });
+    // `wide`: the layout's wider card; the text wraps (views/assets/gatehouse.css .mail-text), readable on a phone.
+    const list = (await messages()).map((m) => ({ ...m, iso: m.date instanceof Date ? m.date.toISOString() : m.date, date: m.date instanceof Date ? m.date.toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : m.date }));
+    return reply.view('dev-mailbox', { title: translate('mailbox.title'), wide: true, messages: list });
   });
 
   // An e-mail's HTML part on its own, sandboxed: it is content, never part of our pages.

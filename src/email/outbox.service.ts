@@ -5,7 +5,7 @@ import { isDependencyDown } from '../errors.ts';
 import { currentLocale, DEFAULT_LOCALE, isLocale, runInLocale } from '../i18n/locale.ts';
 import { DeliveryError, type Mailer } from './mailer.ts';
 import { createOutboxRepo, type OutboxMessage } from './outbox.repo.ts';
-import { EMAIL_TEMPLATES, humanDuration, isEmailTemplate, renderEmail, type EmailModel, type EmailTemplate, type RenderedEmail } from './templates.ts';
+import { EMAIL_TEMPLATES, emailBrand, humanDuration, isEmailTemplate, renderEmail, type EmailModel, type EmailTemplate, type RenderedEmail } from './templates.ts';
 
 /** What the outbox needs to log: pino's signature, so `app.log` and the worker's logger both fit. */
 export interface Log {
@@ -27,7 +27,7 @@ export type DeliveryOutcome = 'sent' | 'failed' | 'dead' | 'skipped';
 export interface OutboxDeps {
   knex: Knex;
   box: SecretBox;
-  config: Pick<Config, 'issuer' | 'email'>;
+  config: Pick<Config, 'issuer' | 'email'> & Partial<Pick<Config, 'brand'>>;
   mailer: Mailer;
   log: Log;
   /** Told the outcome of every delivery attempt (the metrics count them). */
@@ -45,6 +45,8 @@ export function createOutbox({ knex, box, config, mailer, log, onDelivered }: Ou
   const repo = createOutboxRepo(knex);
   const { email } = config;
   const host = new URL(config.issuer).hostname;
+  // The brand of every message (BRAND_*), its logo as an absolute address: mail has no origin.
+  const brand = emailBrand(config);
 
   function modelFor(m: OutboxMessage & { template: EmailTemplate }): EmailModel {
     const path = EMAIL_TEMPLATES[m.template].linkPath;
@@ -92,7 +94,7 @@ export function createOutbox({ knex, box, config, mailer, log, onDelivered }: Ou
       if (!isEmailTemplate(m.template)) throw new Error(`unknown template ${JSON.stringify(m.template)}`);
       // In the language of the page that caused the mail (recorded with it), not the worker's.
       const locale = isLocale(m.data.locale) ? m.data.locale : DEFAULT_LOCALE;
-      rendered = runInLocale(locale, () => renderEmail(m.template as EmailTemplate, modelFor({ ...m, template: m.template as EmailTemplate })));
+      rendered = runInLocale(locale, () => renderEmail(m.template as EmailTemplate, modelFor({ ...m, template: m.template as EmailTemplate }), brand), brand.name);
     } catch (err) {
       // A message that cannot be rendered (a token sealed under a secret no longer configured)
       // never will be: retrying only delays the dead letter.

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import type { Config } from '../config.ts';
+import { brandTheme, showableImage, type BrandTheme } from '../http/brand.ts';
 import { createHandlebars, translate, VIEWS_DIR } from '../http/views.ts';
 
 /**
@@ -55,9 +57,19 @@ export function humanDuration(seconds: number): string {
   return seconds % 3600 === 0 ? translate('time.hours', { n: seconds / 3600 }) : translate('time.minutes', { n: Math.max(1, Math.round(seconds / 60)) });
 }
 
-export function renderEmail(name: EmailTemplate, model: EmailModel): RenderedEmail {
+const DEFAULT_BRAND = { name: 'Gatehouse', color: '#2450c9' };
+
+/** The brand as e-mails show it: a logo path made absolute against the issuer, only an https or loopback one. */
+export function emailBrand(config: { issuer: string; brand?: Config['brand'] }): BrandTheme {
+  const theme = brandTheme(config.brand ?? DEFAULT_BRAND);
+  const logo = theme.logoUrl?.startsWith('/') ? `${config.issuer}${theme.logoUrl}` : theme.logoUrl;
+  const logoUrl = showableImage(logo);
+  return { ...theme, ...(logoUrl ? { logoUrl } : { logoUrl: undefined }) };
+}
+
+export function renderEmail(name: EmailTemplate, model: EmailModel, brand: BrandTheme = brandTheme(DEFAULT_BRAND)): RenderedEmail {
   const subject = translate(EMAIL_TEMPLATES[name].subject);
-  const context = { ...model, subject };
+  const context = { ...model, subject, brand };
   const text = compiled('layout.text.hbs', 'text')({ ...context, body: compiled(`${name}.text.hbs`, 'text')(context).trim() });
   const html = compiled('layout.html.hbs', 'html')({ ...context, body: compiled(`${name}.html.hbs`, 'html')(context) });
   return { subject, text: `${text.trim()}\n`, html };

@@ -53,6 +53,7 @@ export async function sessionStartRoutes(scope: FastifyInstance, { sessions, coo
       .view('session-error', {
         title: translate('session.error.title'),
         code: known ? err.code : 'INTERNAL_ERROR',
+        reference: request.id,
         message: known ? err.message : translate('error.internal'),
         returnTo: err instanceof LoginFlowError ? err.returnTo : undefined,
       });

@@ -27,15 +27,44 @@ export function wantsHtml(request: FastifyRequest) {
   return accept.includes('text/html') && !request.url.startsWith('/admin/api') && !request.url.startsWith('/session');
 }
 
+// A headline a person understands, per status; the code (NOT_FOUND...) is for programs, never shown.
+const HEADLINES: Record<number, string> = {
+  400: 'error.title_400',
+  403: 'error.title_403',
+  404: 'error.title_404',
+  405: 'error.title_400',
+  413: 'error.title_400',
+  415: 'error.title_400',
+  429: 'error.title_429',
+  503: 'error.title_503',
+};
+
+/**
+ * The error page's data: a friendly headline, what happened, and a reference: the request id,
+ * which every log line of the request carries (`reqId`), so support can find it from a screenshot.
+ */
+export function errorView(status: number, message: string, reference?: string, extra: Record<string, unknown> = {}) {
+  const headline = translate(HEADLINES[status] ?? 'error.title');
+  return { title: headline, headline, message, reference, notFound: status === 404, ...extra };
+}
+
 /** One error answer: the error page for a browser, `{ error, message, fields? }` for an API. */
 export async function sendError(reply: FastifyReply, request: FastifyRequest, status: number, code: string, message: string, fields?: Record<string, string>) {
   reply.code(status).header('cache-control', 'no-store');
   if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-  if (wantsHtml(request)) return reply.view('error', { title: translate('error.title'), code, message });
+  if (wantsHtml(request)) return reply.view('error', errorView(status, message, request.id, retryView(reply)));
   // RFC 6749 §5.2 / §4.1.2.1: OAuth endpoints say "a store is down" the OAuth way, as the
   // provider's own storage wrapper does (src/oidc/adapters/types.ts).
   if (status === 503 && oauthRoute(request) === 'api') return reply.send({ error: 'temporarily_unavailable', error_description: message });
   return reply.send({ error: code, message, ...(fields ? { fields } : {}) });
+}
+
+/** When to try again, for a 429 that said (Retry-After, seconds): the page says the time, not only "later". */
+function retryView(reply: FastifyReply): Record<string, unknown> {
+  const after = Number(reply.getHeader('retry-after'));
+  if (reply.statusCode !== 429 || !Number.isFinite(after) || after <= 0) return {};
+  const at = new Date(Date.now() + after * 1000);
+  return { retryAt: at.toISOString(), retryAtText: `${at.toISOString().slice(11, 16)} UTC` };
 }
 
 /** Fastify's own 4xx codes (FST_ERR_*) are not ours to publish: the documented code for each status. */
@@ -106,7 +135,7 @@ export async function answerFrameworkError(err: FastifyError, request: FastifyRe
   // No route, so no reply.view: the instance renders the page (src/http/views.ts).
   const render = (request.server as FastifyInstance & { view?: (name: string, data: object) => Promise<string> }).view;
   if (wantsHtml(request) && render) {
-    const html = await render.call(request.server, 'error', { title: translate('error.title'), code, message }).catch(() => undefined);
+    const html = await render.call(request.server, 'error', errorView(status, message, request.id)).catch(() => undefined);
     // The page's own stylesheet is ours: a CSP that lets it load, and nothing else.
     if (html !== undefined) return reply.header('content-security-policy', PAGE_CSP).type('text/html; charset=utf-8').send(html);
   }
@@ -122,6 +151,11 @@ export function registerErrorHandlers(app: FastifyInstance) {
   const outages = createOutageLog(app.log);
   app.server.removeAllListeners('clientError');
   app.server.on('clientError', answerClientError);
+  // oidc-provider's error pages (src/oidc/provider.ts) are written from the raw request: they read the id there.
+  app.addHook('onRequest', (request, _reply, done) => {
+    (request.raw as typeof request.raw & { requestId?: string }).requestId = request.id;
+    done();
+  });
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 404, 'NOT_FOUND', translate('error.not_found')));
   app.setErrorHandler((err: FastifyError, request, reply) => {
     // @fastify/csrf-protection replies with its own errors: say it in our words.

@@ -46,7 +46,7 @@ export function languageLinks(current: Locale) {
 }
 
 /** Picks each request's language and serves the switcher (`GET /lang?to=vi&return=/path`). */
-export function registerLanguage(scope: FastifyInstance) {
+export function registerLanguage(scope: FastifyInstance, { product }: { product?: string } = {}) {
   // A callback hook, so that the rest of the request runs inside the stores' run().
   scope.addHook('onRequest', (request, _reply, done) => {
     // The provider's JSON endpoints (token, introspection, JWKS...) answer in no language: their
@@ -54,7 +54,7 @@ export function registerLanguage(scope: FastifyInstance) {
     // context of every token request (issue 9).
     if ((request.routeOptions.config as { oauth?: string } | undefined)?.oauth === 'api') return done();
     const path = request.method === 'GET' ? request.url : (request.headers.referer ? refererPath(request.headers.referer, request.host) : undefined);
-    pathStorage.run(safeReturnPath(path), () => runInLocale(negotiate(request.headers), done));
+    pathStorage.run(safeReturnPath(path), () => runInLocale(negotiate(request.headers), done, product));
   });
 
   const app = scope.withTypeProvider<ZodTypeProvider>();

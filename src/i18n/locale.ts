@@ -26,6 +26,8 @@ const catalogs = new Map<Locale, Map<string, Message>>(
 
 export interface LocaleStore {
   locale: Locale;
+  /** The brand's name (BRAND_NAME), given to every message as `{product}`. */
+  product?: string;
 }
 
 /**
@@ -41,9 +43,9 @@ export function currentLocale(): Locale {
   return storage.getStore()?.locale ?? DEFAULT_LOCALE;
 }
 
-/** Runs `fn` (and everything it awaits) under `locale`. */
-export function runInLocale<T>(locale: Locale, fn: () => T): T {
-  return storage.run({ locale }, fn);
+/** Runs `fn` (and everything it awaits) under `locale`; `product` names the brand in messages. */
+export function runInLocale<T>(locale: Locale, fn: () => T, product?: string): T {
+  return storage.run({ locale, ...(product ? { product } : {}) }, fn);
 }
 
 /** Changes the current request's locale (e.g. to its authorization request's `ui_locales`). */
@@ -52,10 +54,15 @@ export function setLocale(locale: Locale) {
   if (store) store.locale = locale;
 }
 
+/** The product name messages say (`{product}`): the brand's, else Gatehouse. */
+export function productName(): string {
+  return storage.getStore()?.product ?? 'Gatehouse';
+}
+
 /** A string of the current locale, English when it has none; an unknown key shows as itself. */
 export function translate(key: string, values?: Values): string {
   const message = catalogs.get(currentLocale())!.get(key) ?? catalogs.get(DEFAULT_LOCALE)!.get(key);
-  return message ? message.format(values) : key;
+  return message ? message.format({ product: productName(), ...values }) : key;
 }
 
 /** The first supported language of a space-separated list (`ui_locales`, RFC: BCP 47 tags by preference). */

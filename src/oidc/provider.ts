@@ -272,6 +272,7 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
       ctx.body = await render('error', {
         title: translate('error.title'),
         code: out.error,
+        reference: (ctx.req as typeof ctx.req & { requestId?: string }).requestId,
         // oidc-provider's descriptions are English protocol text for developers; the headline is the person's.
         message: out.error_description ?? translate('error.request_failed'),
       });

@@ -30,3 +30,23 @@ export function rememberedFlow(request: FastifyRequest): string | undefined {
 export function forgetFlow(reply: FastifyReply) {
   reply.clearCookie(FLOW_COOKIE, { path: FLOW_PATH });
 }
+
+/**
+ * `gatehouse_sent` remembers, for the "check your e-mail" page that follows a form, the address
+ * typed into it (issue 12: the page names it). Signed, HttpOnly, for an hour, in that browser
+ * only: the address never travels in a URL, where logs would keep it.
+ */
+const SENT_COOKIE = 'gatehouse_sent';
+
+export function rememberSentTo(reply: FastifyReply, config: Pick<Config, 'issuer'>, address: string) {
+  if (!address) return;
+  reply.setCookie(SENT_COOKIE, address.slice(0, 320), { path: '/', httpOnly: true, sameSite: 'lax', secure: config.issuer.startsWith('https:'), signed: true, maxAge: 3600 });
+}
+
+/** The address the last "send me a link" form of this browser was given, if any. */
+export function sentTo(request: FastifyRequest): string | undefined {
+  const raw = request.cookies[SENT_COOKIE];
+  if (!raw) return undefined;
+  const { valid, value } = request.unsignCookie(raw);
+  return valid && value ? value : undefined;
+}

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errors, type InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import { showableImage } from '../http/brand.ts';
 import { translate } from '../http/views.ts';
 import { firstSupported, setLocale } from '../i18n/locale.ts';
 import type { OidcHost } from '../oidc/host.ts';
@@ -60,4 +61,30 @@ export async function clientNameOfInteraction(host: OidcHost, uid: string | unde
   if (!uid) return undefined;
   const interaction = await host.provider.Interaction.find(uid);
   return interaction ? clientNameOf(host, interaction.params.client_id) : undefined;
+}
+
+/** What the login, registration and consent pages show of the client asking: its name and, when safe to load, its logo. */
+export interface ClientCard {
+  name: string;
+  /** `logo_uri`, only when https or on a loopback address (src/http/brand.ts). */
+  logoUri?: string;
+}
+
+/**
+ * The client an OIDC sign-in is for, as its pages show it; undefined for Gatehouse's own
+ * first-party client (`ownClientId`): its sign-in is Gatehouse's, not "to continue to Gatehouse".
+ */
+export async function clientOf(host: OidcHost, clientId: unknown, ownClientId?: string): Promise<ClientCard | undefined> {
+  if (ownClientId !== undefined && String(clientId) === ownClientId) return undefined;
+  const client = await host.provider.Client.find(String(clientId));
+  if (!client) return undefined;
+  const logoUri = showableImage(client.logoUri);
+  return { name: client.clientName ?? client.clientId, ...(logoUri ? { logoUri } : {}) };
+}
+
+/** The client of an interaction (by uid), when it still exists. */
+export async function clientOfInteraction(host: OidcHost, uid: string | undefined, ownClientId?: string): Promise<ClientCard | undefined> {
+  if (!uid) return undefined;
+  const interaction = await host.provider.Interaction.find(uid);
+  return interaction ? clientOf(host, interaction.params.client_id, ownClientId) : undefined;
 }

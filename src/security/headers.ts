@@ -2,6 +2,7 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type Provider from 'oidc-provider';
+import { LOGO_SOURCES } from '../http/brand.ts';
 import type { CaptchaWidget } from './captcha.ts';
 
 /** What a captcha widget needs the CSP to allow (per provider, src/security/captcha.ts). */
@@ -48,7 +49,8 @@ async function helmetHeaders({ https, captcha }: { https: boolean; captcha?: Cap
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'", ...(captcha?.scriptSrc ?? [])],
         styleSrc: ["'self'", ...(captcha?.styleSrc ?? [])],
-        imgSrc: ["'self'", 'data:'],
+        // Logos: the brand's and each client's `logo_uri`, https or loopback (src/http/brand.ts).
+        imgSrc: ["'self'", 'data:', ...LOGO_SOURCES],
         fontSrc: ["'self'"],
         connectSrc: ["'self'", ...(captcha?.connectSrc ?? [])],
         frameSrc: captcha?.frameSrc.length ? captcha.frameSrc : ["'none'"],

@@ -144,7 +144,8 @@ describe(`password reset (${STORAGE})`, () => {
     const nobody = await askForReset(unknown);
     assert.equal(nobody.status, known.status);
     assert.equal(nobody.url, known.url);
-    assert.equal(nobody.body, known.body);
+    // The page names the address typed (issue 12), and nothing else differs.
+    assert.equal(nobody.body.replaceAll(unknown, 'ADDRESS'), known.body.replaceAll(user.email, 'ADDRESS'));
     await smtp.messageTo(user.email);
     assert.equal(smtp.received.filter((m) => m.envelopeTo.includes(unknown)).length, 0);
   });

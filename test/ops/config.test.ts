@@ -175,8 +175,8 @@ trustProxy: 1
     const path = file('bad.yaml', 'rateLimits:\n  register:\n    max: x\nttl:\n  authorizationCode: 600\nbrand: { color: blue }\n');
     const found = problems({ GATEHOUSE_CONFIG: path, PORT: 'abc', BRAND_LOGO_URL: 'javascript:alert(1)' });
     assert.deepEqual(found.sort(), [
-      'BRAND_LOGO_URL: got "javascript:alert(1)", expected an http(s) URL or a path starting with /',
-      'GATEHOUSE_CONFIG brand.color: got "blue", expected a hex colour such as #2450c9',
+      'BRAND_LOGO_URL: got "javascript:alert(1)", expected an https URL, an http URL on localhost or 127.0.0.1, or a path on this server starting with /',
+      'GATEHOUSE_CONFIG brand.color: got "blue", expected a hex colour such as #2450c9 or #25c',
       'GATEHOUSE_CONFIG rateLimits.register.max: got "x", expected a positive integer',
       'GATEHOUSE_CONFIG ttl.authorizationCode: got 600, expected an integer from 1 to 60',
       'PORT: got "abc", expected an integer from 0 to 65535',

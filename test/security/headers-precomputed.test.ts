@@ -21,7 +21,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   page: {
     status: '200',
     'cache-control': 'no-store',
-    'content-security-policy': "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;font-src 'self';connect-src 'self';frame-src 'none';frame-ancestors 'none';object-src 'none';base-uri 'none'",
+    'content-security-policy': "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data: https: http://localhost:* http://127.0.0.1:*;font-src 'self';connect-src 'self';frame-src 'none';frame-ancestors 'none';object-src 'none';base-uri 'none'",
     'content-type': 'text/html; charset=utf-8',
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',

@@ -13,7 +13,7 @@ const REDIRECT = 'http://127.0.0.1:9/callback';
 
 /** The message shown under a field of a page's form, if it is marked. */
 function fieldError(page: Page, name: string): string | undefined {
-  const input = new RegExp(`<input name="${name}"[^>]*aria-invalid="true"[^>]*>\\s*<small class="field-error">([^<]*)</small>`).exec(page.body);
+  const input = new RegExp(`<input name="${name}"[^>]*aria-invalid="true"[^>]*>\\s*<small class="field-error"[^>]*>([^<]*)</small>`).exec(page.body);
   return input?.[1];
 }
 

@@ -76,6 +76,13 @@ export function createEmailTokensRepo(knex: Knex) {
       return rows[0] ? toToken(rows[0]) : problemWith(sha256(token), purpose, trx);
     },
 
+    /** The account a token was issued to, live, used or expired (a used confirmation link of a confirmed address). */
+    async ownerOf(token: unknown, purpose: TokenPurpose, trx: Knex = knex): Promise<string | undefined> {
+      if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) return undefined;
+      const row = (await trx('email_tokens').where({ token_hash: sha256(token), purpose }).first('account_id')) as Pick<TokenRow, 'account_id'> | undefined;
+      return row?.account_id;
+    },
+
     /** Spends every other live token of this purpose: after a reset, older reset links are dead. */
     async spendAll(trx: Knex, accountId: string, purpose: TokenPurpose): Promise<void> {
       await trx('email_tokens').where({ account_id: accountId, purpose }).whereNull('used_at').update({ used_at: trx.fn.now() });

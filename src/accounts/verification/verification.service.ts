@@ -7,16 +7,29 @@ export interface Verified {
   accountId: string;
   /** The OIDC interaction the registration came from, if any. */
   interactionUid: string | null;
+  /** The link was used (or expired) before, and its address is confirmed: nothing left to do but sign in. */
+  alreadyConfirmed?: true;
 }
 
-/** Opens a confirmation link: the address is confirmed and the link spent, or LinkError. */
+/**
+ * Opens a confirmation link: the address is confirmed and the link spent, or LinkError. A link
+ * that no longer works, of an address that is confirmed (the second click, a mail scanner's
+ * fetch first), says so instead: the person only needs to sign in (issue 12).
+ */
 export async function verifyEmail(s: SelfService, token: unknown): Promise<Verified> {
-  return s.knex.transaction(async (trx) => {
+  const done = await s.knex.transaction(async (trx) => {
     const used = await s.tokens.consume(token, 'verify', trx);
-    if (typeof used === 'string') throw new LinkError(used);
+    if (typeof used === 'string') return used;
     await markEmailVerified(trx, used.accountId);
     return { accountId: used.accountId, interactionUid: used.interactionUid };
   });
+  if (typeof done !== 'string') return done;
+  if (done === 'used' || done === 'expired') {
+    const accountId = await s.tokens.ownerOf(token, 'verify');
+    const account = accountId ? await s.accounts.findById(accountId) : undefined;
+    if (account?.emailVerifiedAt && !account.disabled) return { accountId: account.id, interactionUid: null, alreadyConfirmed: true };
+  }
+  throw new LinkError(done);
 }
 
 /**

@@ -13,7 +13,7 @@ import type { CaptchaVerifier } from '../../security/captcha.ts';
 import { requestContext } from '../../security/events.ts';
 import type { LoginThrottle } from '../../security/login-throttle.ts';
 import { CONSENT_TEMPLATE, consentView } from '../consent/consent.view.ts';
-import { clientNameOf, finishInteraction, interactionDetails, interactionParams } from '../interaction.ts';
+import { clientOf, finishInteraction, interactionDetails, interactionParams } from '../interaction.ts';
 import { captchaWidget, field } from '../page.ts';
 import { continueAfterPassword } from '../mfa/mfa.routes.ts';
 import type { Mfa } from '../../accounts/mfa/mfa.ts';
@@ -53,14 +53,14 @@ export async function loginRoutes(scope: FastifyInstance, { config, host, accoun
 
   app.get('/interaction/:uid', { schema: pageSchema }, async (request, reply) => {
     const interaction = await interactionDetails(host, request, reply);
-    const clientName = await clientNameOf(host, interaction.params.client_id);
+    const client = await clientOf(host, interaction.params.client_id, config.firstParty.builtinClientId);
     if (interaction.prompt.name === 'login') {
       const verified = [request.query.verified].flat()[0] === '1';
-      return reply.view(LOGIN_TEMPLATE, loginView({ uid: interaction.uid, clientName, login: interaction.params.login_hint, verified }));
+      return reply.view(LOGIN_TEMPLATE, loginView({ uid: interaction.uid, client, login: interaction.params.login_hint, verified }));
     }
     const account = interaction.session?.accountId ? await accounts.findById(interaction.session.accountId) : undefined;
     return reply
-      .view(CONSENT_TEMPLATE, consentView({ uid: interaction.uid, clientName, accountEmail: account?.email, scope: interaction.params.scope }));
+      .view(CONSENT_TEMPLATE, consentView({ uid: interaction.uid, client, accountEmail: account?.email, scope: interaction.params.scope }));
   });
 
   app.post('/interaction/:uid/login', formRoute(loginSchema), async (request, reply) => {
@@ -80,7 +80,7 @@ export async function loginRoutes(scope: FastifyInstance, { config, host, accoun
       if (!(err instanceof AppError) || err.statusCode >= 500) throw err;
       const view = loginView({
         uid: interaction.uid,
-        clientName: await clientNameOf(host, interaction.params.client_id),
+        client: await clientOf(host, interaction.params.client_id, config.firstParty.builtinClientId),
         error: err.message,
         code: err.code,
         fields: err.fields,

@@ -1,5 +1,6 @@
 import { translate } from '../../http/views.ts';
 import { WEBAUTHN_BROWSER_PATH } from '../passkeys/passkeys.routes.ts';
+import type { ClientCard } from '../interaction.ts';
 
 /** The login page's template (views/login.hbs). */
 export const LOGIN_TEMPLATE = 'login';
@@ -11,7 +12,8 @@ const OFFER_RESET = { TOO_MANY_ATTEMPTS: true };
 
 export interface LoginView {
   uid: string;
-  clientName?: string;
+  /** The client signed in to (none for Gatehouse's own sign-in). */
+  client?: ClientCard;
   /** What was typed (or the client's `login_hint`). */
   login?: unknown;
   error?: string;

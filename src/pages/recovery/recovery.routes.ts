@@ -8,7 +8,9 @@ import { ValidationError } from '../../errors.ts';
 import { failedSchema, formBody, formEmail, formRoute, formText, NO_INPUT, queryText } from '../../http/schemas.ts';
 import { CaptchaError, type CaptchaVerifier } from '../../security/captcha.ts';
 import { CAPTCHA_FAILED, PASSWORD_RESET, PASSWORD_RESET_REQUESTED, type SecurityEvents } from '../../security/events.ts';
+import type { Config } from '../../config.ts';
 import type { Background } from '../background.ts';
+import { rememberSentTo, sentTo } from '../flow-cookie.ts';
 import { auditOf, captchaWidget, field, page } from '../page.ts';
 import { forgotForm, forgotSent, RECOVERY_TEMPLATES, resetDone, resetForm, resetLinkProblem } from './recovery.view.ts';
 
@@ -17,6 +19,9 @@ export interface RecoveryOptions {
   captcha: CaptchaVerifier;
   events: SecurityEvents;
   background: Background;
+  config?: Pick<Config, 'issuer'>;
+  /** E-mail goes to the dev mailbox: the "sent" page links to it. */
+  devMailbox?: boolean;
 }
 
 const forgotSchema = { body: formBody({ email: formEmail.optional() }) };
@@ -25,7 +30,7 @@ const linkSchema = { querystring: z.looseObject({ token: queryText.optional() })
 const resetSchema = { body: formBody({ token: formText.optional(), new_password: formText.optional() }) };
 
 /** `/forgot-password` (`email`) and `/reset-password?token=` (`new_password`); the rules are src/accounts/recovery. */
-export async function recoveryRoutes(scope: FastifyInstance, { selfService, captcha, events, background }: RecoveryOptions) {
+export async function recoveryRoutes(scope: FastifyInstance, { selfService, captcha, events, background, config, devMailbox }: RecoveryOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const widget = captchaWidget(captcha);
 
@@ -48,10 +53,11 @@ export async function recoveryRoutes(scope: FastifyInstance, { selfService, capt
       const asked = await requestPasswordReset(selfService, { login });
       if (asked) await events.record(PASSWORD_RESET_REQUESTED, { ...audit, accountId: asked.accountId });
     });
+    if (config) rememberSentTo(reply, config, login);
     return reply.redirect('/forgot-password/sent', 303);
   });
 
-  app.get('/forgot-password/sent', { schema: NO_INPUT }, async (_request, reply) => page(reply, RECOVERY_TEMPLATES.notice, forgotSent()));
+  app.get('/forgot-password/sent', { schema: NO_INPUT }, async (request, reply) => page(reply, RECOVERY_TEMPLATES.sent, forgotSent({ email: sentTo(request), devMailbox })));
 
   // Opening the link only shows the form: mail scanners that fetch links spend nothing. Not
   // logged at info: the token is in the query string, which Fastify's request log would record.

@@ -1,7 +1,7 @@
 import { translate } from '../../http/views.ts';
 
 /** The recovery flow's templates (views/). */
-export const RECOVERY_TEMPLATES = { request: 'email-form', reset: 'reset-password', notice: 'notice' } as const;
+export const RECOVERY_TEMPLATES = { request: 'email-form', reset: 'reset-password', notice: 'notice', sent: 'sent' } as const;
 
 /** `/forgot-password`: the address to send a reset link to. */
 export function forgotForm({ captcha, email, error, fields }: { captcha?: unknown; email?: string; error?: string; fields?: Record<string, string> } = {}) {
@@ -18,8 +18,14 @@ export function forgotForm({ captcha, email, error, fields }: { captcha?: unknow
 }
 
 /** A reset link is on its way, if there is an account to send it to. */
-export function forgotSent() {
-  return { title: translate('forgot.sent_title'), body: translate('forgot.sent_body') };
+export function forgotSent({ email, devMailbox = false }: { email?: string; devMailbox?: boolean } = {}) {
+  return {
+    title: translate('forgot.sent_title'),
+    body: translate('forgot.sent_body'),
+    ...(email ? { email, sentLead: translate('sent.address') } : {}),
+    devMailbox,
+    retryUrl: '/forgot-password',
+  };
 }
 
 /** `/reset-password?token=`: the new password, with its problem when refused. */

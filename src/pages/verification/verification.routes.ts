@@ -10,9 +10,9 @@ import { failedSchema, formBody, formEmail, formRoute, formText, NO_INPUT, query
 import type { OidcHost } from '../../oidc/host.ts';
 import { EMAIL_VERIFIED, type SecurityEvents } from '../../security/events.ts';
 import type { Background } from '../background.ts';
-import { forgetFlow, rememberedFlow, rememberFlow } from '../flow-cookie.ts';
+import { forgetFlow, rememberedFlow, rememberFlow, rememberSentTo, sentTo } from '../flow-cookie.ts';
 import { auditOf, field, interactionParam, page } from '../page.ts';
-import { linkProblem, resendForm, resent, VERIFICATION_TEMPLATES, verified } from './verification.view.ts';
+import { alreadyConfirmed, linkProblem, resendForm, resent, VERIFICATION_TEMPLATES, verified } from './verification.view.ts';
 
 export interface VerificationOptions {
   config: Pick<Config, 'issuer' | 'ttl' | 'email'>;
@@ -20,6 +20,8 @@ export interface VerificationOptions {
   selfService: SelfService;
   events: SecurityEvents;
   background: Background;
+  /** E-mail goes to the dev mailbox: the "sent" page links to it. */
+  devMailbox?: boolean;
 }
 
 // A missing or unknown token is the link's problem (LinkError), shown with the resend form.
@@ -28,7 +30,7 @@ const resendPageSchema = { querystring: z.looseObject({ interaction: queryText.o
 const resendSchema = { body: formBody({ email: formEmail.optional(), interaction: formText.optional() }) };
 
 /** `/verify-email?token=` (the mailed link confirms when opened) and `/verify-email/resend` (`email`). */
-export async function verificationRoutes(scope: FastifyInstance, { config, host, selfService, events, background }: VerificationOptions) {
+export async function verificationRoutes(scope: FastifyInstance, { config, host, selfService, events, background, devMailbox }: VerificationOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   // The link's token is in the query string, which Fastify's request log line would record.
   app.get('/verify-email', { schema: linkSchema, logLevel: 'warn' }, async (request, reply) => {
@@ -39,6 +41,7 @@ export async function verificationRoutes(scope: FastifyInstance, { config, host,
       if (!(err instanceof LinkError)) throw err;
       return page(reply, VERIFICATION_TEMPLATES.resend, linkProblem(err.message), 400);
     }
+    if (done.alreadyConfirmed) return page(reply, VERIFICATION_TEMPLATES.notice, alreadyConfirmed());
     await events.record(EMAIL_VERIFIED, auditOf(request, done.accountId));
     const uid = done.interactionUid;
     // Resume the sign-in the registration came from, in the browser that started it, while it lasts.
@@ -67,8 +70,11 @@ export async function verificationRoutes(scope: FastifyInstance, { config, host,
     }
     background.run('resending a confirmation e-mail', () => resendVerification(selfService, { login, interactionUid: interaction }));
     if (interaction) rememberFlow(reply, config, interaction);
+    rememberSentTo(reply, config, login);
     return reply.redirect('/verify-email/sent', 303);
   });
 
-  app.get('/verify-email/sent', { schema: NO_INPUT }, async (_request, reply) => page(reply, VERIFICATION_TEMPLATES.notice, resent(config.email.perAddressIntervalSeconds)));
+  app.get('/verify-email/sent', { schema: NO_INPUT }, async (request, reply) =>
+    page(reply, VERIFICATION_TEMPLATES.sent, resent(config.email.perAddressIntervalSeconds, { email: sentTo(request), devMailbox })),
+  );
 }
