@@ -3,7 +3,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import { pino } from 'pino';
 import { registerAccessLog } from './http/access-log.ts';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { checkRedis, type RedisClient } from './redis.ts';
 import { adminApiRoutes } from './admin/admin.routes.ts';
@@ -84,7 +84,7 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
       stream: pino.destination({ fd: 1, sync: false }),
     },
     // One line per request, with its status, from registerAccessLog (src/http/access-log.ts).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: (config.trustProxy ?? false) as boolean,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },

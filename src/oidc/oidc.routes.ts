@@ -5,6 +5,7 @@ import { AppError } from '../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../http/errors.ts';
 import { PROVIDER_BODY_LIMIT } from './answers.ts';
 import { OIDC_ROUTES } from './provider.ts';
+import { createDocumentCache } from './documents.ts';
 import { translate } from '../i18n/locale.ts';
 
 /** Endpoints that take a form POST as the same request as a GET (see below). */
@@ -27,12 +28,14 @@ export async function oidcRoutes(app: FastifyInstance, { host }: { host: OidcHos
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
 
+  const documents = createDocumentCache(host);
   const forward = (request: FastifyRequest, reply: FastifyReply) => {
     // RFC 9110 §15.5.14: a body over what the provider reads is a 413; the provider itself
     // would read it and answer 400 `invalid_request`. A chunked body is counted as the provider
     // reads it (src/oidc/answers.ts).
     if (Number(request.headers['content-length']) > PROVIDER_BODY_LIMIT) throw new AppError('PAYLOAD_TOO_LARGE', 413, translate('error.payload_too_large'));
     reply.hijack();
+    if (documents.answer(request.raw, reply.raw, request.routeOptions.url)) return;
     // RFC 9110 §10.2.3: a 503 says when to come back; the provider's own
     // `temporarily_unavailable` (src/oidc/adapters/types.ts) carries none.
     const writeHead = reply.raw.writeHead;
