@@ -35,6 +35,7 @@ import { createPasswordLogin, type PasswordLogin } from './accounts/passwords/pa
 import { mailLockNotice } from './accounts/recovery/lock-notice.ts';
 import { createMfa } from './accounts/mfa/mfa.ts';
 import { removeFactorsByAdmin } from './accounts/mfa/admin-removal.ts';
+import { mailFactorNotice } from './accounts/mfa/notices.ts';
 import { createPasskeys } from './accounts/passkeys/passkeys.service.ts';
 import { normalizeEmail } from './identifiers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
@@ -132,7 +133,8 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
   });
   const lockNotice = (accountId: string) => void mailLockNotice(selfService, accountId).catch((err: unknown) => app.log.error({ err }, 'could not mail a lock notice'));
   // Issue 13: second factors, their codes under the same throttle as passwords.
-  const mfa = createMfa({ knex, box, issuerName: config.brand.name, policy: config.mfa, throttle, events, onAccountLocked: lockNotice });
+  const onFactorAdded = (accountId: string) => void mailFactorNotice(selfService, accountId, 'factor-added').catch((err: unknown) => app.log.error({ err }, 'could not mail a factor notice'));
+  const mfa = createMfa({ knex, box, issuerName: config.brand.name, policy: config.mfa, throttle, events, onAccountLocked: lockNotice, onFactorAdded });
   const passkeys = createPasskeys({ knex, issuer: config.issuer, rpName: config.brand.name });
   // Keys and first-party clients, shared by /session and by the pages' `currentUser`.
   const firstParty = createFirstPartyContext({ knex, box, config, host });

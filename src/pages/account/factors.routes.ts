@@ -62,6 +62,7 @@ export async function accountFactorsRoutes(scope: FastifyInstance, { events, mfa
       return enrolPage(reply, account, state, status);
     }
     await events.record(MFA_ENROLLED, { ...auditOf(request, account.id), details: { method: 'totp', during: 'account' } });
+    mfa.factorAdded(account.id);
     return page(reply, MFA_TEMPLATES.recoveryCodes, recoveryCodesView(codes, '/account'));
   });
 

@@ -7,6 +7,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Accounts } from '../../accounts/accounts.service.ts';
 import { acrOf } from '../../accounts/mfa/policy.ts';
+import type { Mfa } from '../../accounts/mfa/mfa.ts';
 import { PasskeyError, type Passkeys } from '../../accounts/passkeys/passkeys.service.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionUser } from '../../first-party/session.ts';
@@ -21,6 +22,7 @@ export interface PasskeyPagesOptions {
   accounts: Accounts;
   events: SecurityEvents;
   passkeys: Passkeys;
+  mfa: Pick<Mfa, 'factorAdded'>;
   currentUser: (request: FastifyRequest) => Promise<SessionUser | undefined>;
 }
 
@@ -46,7 +48,7 @@ class SignInRequiredError extends AppError {
  * "add a passkey" (JSON) and "remove" (a form). A passkey sign-in completes the interaction
  * with `hwk` or `swk` and `mfa` (user verification is required).
  */
-export async function passkeyRoutes(scope: FastifyInstance, { host, accounts, events, passkeys, currentUser }: PasskeyPagesOptions) {
+export async function passkeyRoutes(scope: FastifyInstance, { host, accounts, events, passkeys, mfa, currentUser }: PasskeyPagesOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   let bundle: Promise<Buffer> | undefined;
 
@@ -96,6 +98,7 @@ export async function passkeyRoutes(scope: FastifyInstance, { host, accounts, ev
     if (!account) throw new SignInRequiredError();
     await passkeys.register(account.id, request.body.name ?? '', request.body.credential as unknown as RegistrationResponseJSON);
     await events.record(MFA_ENROLLED, { ...auditOf(request, account.id), details: { method: 'passkey' } });
+    mfa.factorAdded(account.id);
     return { redirect: '/account?done=passkey_added' };
   });
 
