@@ -11,7 +11,7 @@ import type { Mfa } from '../../accounts/mfa/mfa.ts';
 import { PasskeyError, type Passkeys } from '../../accounts/passkeys/passkeys.service.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionUser } from '../../first-party/session.ts';
-import { formBody, formText, jsonBody } from '../../http/schemas.ts';
+import { formBody, formText, jsonBody, NO_INPUT } from '../../http/schemas.ts';
 import type { OidcHost } from '../../oidc/host.ts';
 import { LOGIN_SUCCEEDED, MFA_ENROLLED, MFA_REMOVED, type SecurityEvents } from '../../security/events.ts';
 import { interactionDetails, interactionParams } from '../interaction.ts';
@@ -52,7 +52,7 @@ export async function passkeyRoutes(scope: FastifyInstance, { host, accounts, ev
   const app = scope.withTypeProvider<ZodTypeProvider>();
   let bundle: Promise<Buffer> | undefined;
 
-  app.get(WEBAUTHN_BROWSER_PATH, async (_request, reply) => {
+  app.get(WEBAUTHN_BROWSER_PATH, { schema: NO_INPUT }, async (_request, reply) => {
     bundle ??= readFile(BUNDLE);
     return reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(await bundle);
   });
