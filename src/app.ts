@@ -40,6 +40,7 @@ import { createPasswordLogin, type PasswordLogin } from './accounts/passwords/pa
 import { mailLockNotice } from './accounts/recovery/lock-notice.ts';
 import { createMfa } from './accounts/mfa/mfa.ts';
 import { removeFactorsByAdmin } from './accounts/mfa/admin-removal.ts';
+import { mailFactorNotice } from './accounts/mfa/notices.ts';
 import { createPasskeys } from './accounts/passkeys/passkeys.service.ts';
 import { normalizeEmail } from './identifiers.ts';
 import { registerRateLimits } from './security/rate-limits.ts';
@@ -144,9 +145,11 @@ export async function buildApp({ config, database, redis }: AppDeps): Promise<Ga
     findAccountId: async (login) => (await accounts.repo.findByLogin(normalizeEmail(login)))?.id,
     onAccountLocked: (accountId) => lockNotice(accountId),
   });
-  const lockNotice = (accountId: string) => void mailLockNotice(selfService, accountId).catch((err: unknown) => app.log.error({ err }, 'could not mail a lock notice'));
+  const lockNotice = (accountId: string, template?: 'second-factor-locked') =>
+    void mailLockNotice(selfService, accountId, template).catch((err: unknown) => app.log.error({ err }, 'could not mail a lock notice'));
   // Issue 13: second factors, their codes under the same throttle as passwords.
-  const mfa = createMfa({ knex, box, issuerName: config.brand.name, policy: config.mfa, throttle, events, onAccountLocked: lockNotice });
+  const onFactorAdded = (accountId: string) => void mailFactorNotice(selfService, accountId, 'factor-added').catch((err: unknown) => app.log.error({ err }, 'could not mail a factor notice'));
+  const mfa = createMfa({ knex, box, issuerName: config.brand.name, policy: config.mfa, throttle, events, onAccountLocked: (id) => lockNotice(id, 'second-factor-locked'), onFactorAdded });
   const passkeys = createPasskeys({ knex, issuer: config.issuer, rpName: config.brand.name });
   // Keys and first-party clients, shared by /session and by the pages' `currentUser`.
   const firstParty = createFirstPartyContext({ knex, box, config, host });

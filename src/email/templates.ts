@@ -16,6 +16,10 @@ export const EMAIL_TEMPLATES = {
   'account-locked': { subject: 'email.locked.subject', linkPath: '/reset-password' },
   // An admin removed the account's second factors (issue 13): a notice, linking to /account.
   'factors-removed': { subject: 'email.factors_removed.subject', linkPath: '/account' },
+  // The right password, then too many wrong codes (issue 13): the password is known; a reset link.
+  'second-factor-locked': { subject: 'email.codes_locked.subject', linkPath: '/reset-password' },
+  // A second factor (authenticator app, passkey) was added: a notice, linking to /account.
+  'factor-added': { subject: 'email.factor_added.subject', linkPath: '/account' },
 } as const;
 
 export type EmailTemplate = keyof typeof EMAIL_TEMPLATES;

@@ -31,6 +31,9 @@ describe(`managing second factors (${STORAGE})`, () => {
     const { browser } = await signInToAccount(server, user);
     const { totp, recoveryCodes } = await enrolFromAccount(server, browser, -1);
 
+    // Its owner hears of it (someone who learnt the password could add one unseen).
+    assert.ok(await eventually(async () => (await outboxTo(server, user.email)).find((m) => m.template === 'factor-added')));
+
     // Gatehouse's own /login (first-party, /session/start) asks for the second factor too.
     const again = await signInToAccount(server, user);
     assert.match(again.page.url, /\/interaction\/[^/]+\/mfa$/);

@@ -5,6 +5,7 @@ import { defaults } from '../../config/defaults.ts';
 import { createClient, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
 import { STORAGE, useServer } from '../helpers/server.ts';
 import { call } from '../first-party/support.ts';
+import { eventually, outboxTo } from '../email/support.ts';
 import { codeAt, enrolFromAccount, idTokenOf, signInToAccount, startSignIn, texts, toCallback, MFA_ACR } from './support.ts';
 
 // Issue 13: TOTP as a second factor, recovery codes, and what a relying party sees (amr, acr).
@@ -122,5 +123,7 @@ describe(`TOTP and recovery codes (${STORAGE})`, () => {
     assert.equal(locked.status, 429);
     const events = await server.services.security.events.list({ accountId: user.id, type: 'account.locked' });
     assert.equal(events.length, 1);
+    // Its owner is told that the password is known (the lock notice of a second factor).
+    assert.ok(await eventually(async () => (await outboxTo(server, user.email)).find((m) => m.template === 'second-factor-locked')));
   });
 });

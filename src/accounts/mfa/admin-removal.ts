@@ -1,6 +1,7 @@
 import { ADMIN_USER_FACTORS_REMOVED, type SecurityEventContext, type SecurityEvents } from '../../security/events.ts';
 import type { SelfService } from '../self-service/self-service.ts';
 import type { SecondFactors } from './factors.service.ts';
+import { mailFactorNotice } from './notices.ts';
 
 export interface FactorRemovalDeps {
   factors: Pick<SecondFactors, 'removeAll'>;
@@ -23,9 +24,6 @@ export async function removeFactorsByAdmin(
   if (!account) return undefined;
   const removed = await factors.removeAll(account.id);
   await events.record(ADMIN_USER_FACTORS_REMOVED, { ...by, accountId: account.id, details: { ...by.details, removed } });
-  if (removed) {
-    const message = await selfService.outbox.record({ accountId: account.id, to: { address: account.email, name: account.name }, template: 'factors-removed' }, selfService.knex);
-    await selfService.sendAfterCommit([message.id]);
-  }
+  if (removed) await mailFactorNotice(selfService, account.id, 'factors-removed');
   return { removed };
 }

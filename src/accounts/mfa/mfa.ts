@@ -16,6 +16,8 @@ export interface MfaDeps {
   throttle: LoginThrottle;
   events: SecurityEvents;
   onAccountLocked?: (accountId: string, retryAfterSeconds: number) => void;
+  /** A factor was added to the account (mailing its owner, src/accounts/mfa/notices.ts). Not awaited. */
+  onFactorAdded?: (accountId: string) => void;
   now?: () => number;
 }
 
@@ -24,12 +26,14 @@ export interface MfaDeps {
  * the account's factors, the throttle every code goes through, and the policy deciding what
  * follows a right password.
  */
-export function createMfa({ knex, box, issuerName, policy, throttle, events, onAccountLocked, now }: MfaDeps) {
+export function createMfa({ knex, box, issuerName, policy, throttle, events, onAccountLocked, onFactorAdded, now }: MfaDeps) {
   const factors = createSecondFactors({ knex, box, issuerName, now });
   return {
     factors,
     guard: createCodeGuard({ throttle, events, onAccountLocked }),
     policy,
+    /** Call once a factor was added (enrolment confirmed, passkey registered). */
+    factorAdded: (accountId: string) => onFactorAdded?.(accountId),
     /** After a right password: nothing more, the account's second factor, or enrolling one. `askedMfa`: the client's acr_values. */
     async nextStep(account: Pick<Account, 'id' | 'roles'>, { askedMfa = false } = {}) {
       return nextStep({ hasFactor: await factors.hasFactor(account.id), required: askedMfa || policyRequiresMfa(policy, account) });

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Mfa } from '../../accounts/mfa/mfa.ts';
 import { AppError, TooManyAttemptsError } from '../../errors.ts';
 import type { SessionUser } from '../../first-party/session.ts';
-import { failedSchema, formBody, formRoute, formText } from '../../http/schemas.ts';
+import { failedSchema, formBody, formRoute, formText, NO_INPUT } from '../../http/schemas.ts';
 import { MFA_ENROLLED, MFA_RECOVERY_CODES_REGENERATED, MFA_REMOVED, requestContext, type SecurityEvents } from '../../security/events.ts';
 import { confirmView, enrolView, MFA_TEMPLATES, recoveryCodesView } from '../mfa/mfa.view.ts';
 import { auditOf, field, page } from '../page.ts';
@@ -45,7 +45,7 @@ export async function accountFactorsRoutes(scope: FastifyInstance, { events, mfa
     return page(reply, MFA_TEMPLATES.enrol, await enrolView({ ...totp, action: '/account/totp', cancelUrl: '/account', ...state }), status);
   }
 
-  app.get('/account/totp', async (request, reply) => {
+  app.get('/account/totp', { schema: NO_INPUT }, async (request, reply) => {
     const account = await signedIn(request);
     return account ? enrolPage(reply, account) : toLogin(reply);
   });
@@ -62,12 +62,13 @@ export async function accountFactorsRoutes(scope: FastifyInstance, { events, mfa
       return enrolPage(reply, account, state, status);
     }
     await events.record(MFA_ENROLLED, { ...auditOf(request, account.id), details: { method: 'totp', during: 'account' } });
+    mfa.factorAdded(account.id);
     return page(reply, MFA_TEMPLATES.recoveryCodes, recoveryCodesView(codes, '/account'));
   });
 
   for (const what of ['remove', 'regenerate'] as const) {
     const path = what === 'remove' ? '/account/totp/remove' : '/account/recovery-codes';
-    app.get(path, async (request, reply) => {
+    app.get(path, { schema: NO_INPUT }, async (request, reply) => {
       const account = await signedIn(request);
       if (!account) return toLogin(reply);
       if (!(await mfa.factors.hasFactor(account.id))) return reply.redirect('/account', 303);

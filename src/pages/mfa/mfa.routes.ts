@@ -120,6 +120,7 @@ export async function mfaPagesRoutes(scope: FastifyInstance, options: MfaPagesOp
       return totp ? enrolPage(reply, interaction.uid, totp, state, status) : reply.redirect(`/interaction/${interaction.uid}/mfa`, 303);
     }
     await events.record(MFA_ENROLLED, { ...auditOf(request, account.id), details: { method: 'totp', during: 'sign_in' } });
+    mfa.factorAdded(account.id);
     forgetPending(reply, interaction.uid);
     // The sign-in is complete; the codes are shown once before the browser goes on to the client.
     const to = await host.provider.interactionResult(request.raw, reply.raw, twoFactorLogin(account.id, pending.ts), { mergeWithLastSubmission: false });

@@ -7,10 +7,11 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Accounts } from '../../accounts/accounts.service.ts';
 import { acrOf } from '../../accounts/mfa/policy.ts';
+import type { Mfa } from '../../accounts/mfa/mfa.ts';
 import { PasskeyError, type Passkeys } from '../../accounts/passkeys/passkeys.service.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionUser } from '../../first-party/session.ts';
-import { formBody, formText, jsonBody } from '../../http/schemas.ts';
+import { formBody, formText, jsonBody, NO_INPUT } from '../../http/schemas.ts';
 import type { OidcHost } from '../../oidc/host.ts';
 import { LOGIN_SUCCEEDED, MFA_ENROLLED, MFA_REMOVED, type SecurityEvents } from '../../security/events.ts';
 import { interactionDetails, interactionParams } from '../interaction.ts';
@@ -21,6 +22,7 @@ export interface PasskeyPagesOptions {
   accounts: Accounts;
   events: SecurityEvents;
   passkeys: Passkeys;
+  mfa: Pick<Mfa, 'factorAdded'>;
   currentUser: (request: FastifyRequest) => Promise<SessionUser | undefined>;
 }
 
@@ -46,11 +48,11 @@ class SignInRequiredError extends AppError {
  * "add a passkey" (JSON) and "remove" (a form). A passkey sign-in completes the interaction
  * with `hwk` or `swk` and `mfa` (user verification is required).
  */
-export async function passkeyRoutes(scope: FastifyInstance, { host, accounts, events, passkeys, currentUser }: PasskeyPagesOptions) {
+export async function passkeyRoutes(scope: FastifyInstance, { host, accounts, events, passkeys, mfa, currentUser }: PasskeyPagesOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   let bundle: Promise<Buffer> | undefined;
 
-  app.get(WEBAUTHN_BROWSER_PATH, async (_request, reply) => {
+  app.get(WEBAUTHN_BROWSER_PATH, { schema: NO_INPUT }, async (_request, reply) => {
     bundle ??= readFile(BUNDLE);
     return reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(await bundle);
   });
@@ -96,6 +98,7 @@ export async function passkeyRoutes(scope: FastifyInstance, { host, accounts, ev
     if (!account) throw new SignInRequiredError();
     await passkeys.register(account.id, request.body.name ?? '', request.body.credential as unknown as RegistrationResponseJSON);
     await events.record(MFA_ENROLLED, { ...auditOf(request, account.id), details: { method: 'passkey' } });
+    mfa.factorAdded(account.id);
     return { redirect: '/account?done=passkey_added' };
   });
 
