@@ -15,17 +15,6 @@ import { asOptionError, CliUsageError, commaList, onePositional, parseOptions, p
  * (clients.service.ts), and every change is in the audit trail with the actor `cli`.
  */
 
-export const CLIENT_USAGE = {
-  create: `client create --name N --redirect-uri U [--redirect-uri U2 ...] [--post-logout-redirect-uri U ...]
-                [--public] [--first-party] [--grant-types a,b] [--scope "openid profile email"] [--backchannel-logout-uri U]`,
-  list: 'client list',
-  show: 'client show ID',
-  update: `client update ID [--name N] [--redirect-uri U ...] [--post-logout-redirect-uri U ...] [--scope S] [--grant-types a,b]
-                (the given lists replace the old ones)`,
-  'rotate-secret': 'client rotate-secret ID',
-  delete: 'client delete ID',
-} as const;
-
 /** Client metadata fields as the options that set them, for errors that name the option. */
 const OPTION_OF: Record<string, string> = {
   client_name: '--name',

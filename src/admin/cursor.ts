@@ -10,15 +10,22 @@ export interface Position {
   id: string;
 }
 
+// Exactly what the repos' positions look like: anything else could reach Postgres as a bad timestamp.
+const INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
 export function encodeCursor(position: Position): string {
   return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url');
 }
 
 /** The position a cursor names; a 400 naming `cursor` for anything this API did not make. */
-export function decodeCursor(cursor: string, isId: (id: string) => boolean = () => true): Position {
+// A client id as stored: printable, bounded (a NUL would fail the query rather than match nothing).
+// eslint-disable-next-line no-control-regex
+const plainId = (id: string) => id.length > 0 && id.length <= 200 && !/[\u0000-\u001f\u007f]/.test(id);
+
+export function decodeCursor(cursor: string, isId: (id: string) => boolean = plainId): Position {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string' && isId(id) && !Number.isNaN(Date.parse(createdAt))) return { createdAt, id };
+    if (typeof createdAt === 'string' && typeof id === 'string' && isId(id) && INSTANT_RE.test(createdAt) && !Number.isNaN(Date.parse(createdAt))) return { createdAt, id };
   } catch {
     // Falls through to the one answer for any cursor we did not make.
   }

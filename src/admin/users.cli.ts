@@ -13,16 +13,6 @@ import { findUser, updateUser, userView, type UserChange } from './users.service
  * them, never with a password hash; every change is in the audit trail with the actor `cli`.
  */
 
-export const USER_USAGE = {
-  create: 'user create --email E --password P [--name N] [--username U] [--admin] [--verified]',
-  list: 'user list [--q TEXT]            (JSON lines; TEXT matches e-mail address, username or name)',
-  show: 'user show ID|EMAIL',
-  disable: 'user disable ID|EMAIL          (signs the user out everywhere)',
-  enable: 'user enable ID|EMAIL',
-  verify: 'user verify ID|EMAIL           (marks the e-mail address confirmed)',
-  'set-roles': 'user set-roles ID|EMAIL --roles a,b   (replaces the roles; --roles "" for none)',
-} as const;
-
 const OPTION_OF: Record<string, string> = { email: '--email', password: '--password', name: '--name', username: '--username', roles: '--roles' };
 const PAGE = 500;
 

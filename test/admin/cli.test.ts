@@ -96,24 +96,8 @@ describe(`admin CLI beside a running server (${STORAGE})`, () => {
     ]);
   });
 
-  test('bad input: one line naming the option and its rule, non-zero exit, nothing on stdout', async () => {
-    const client = json<ClientMetadata>(await cli('client', 'create', '--name', 'Errors', '--redirect-uri', 'http://127.0.0.1:9/cb'));
-    const cases: [string[], RegExp][] = [
-      [['user', 'create', '--email', 'short@example.com', '--password', 'short'], /^gatehouse: usage error: --password: .*\d+ characters/],
-      [['user', 'create', '--email', 'not-an-email', '--password', 'long enough password'], /^gatehouse: usage error: --email: /],
-      [['user', 'create', '--email', 'x@example.com'], /^gatehouse: usage error: --password: required/],
-      [['user', 'set-roles', client.client_id], /^gatehouse: error: no account /],
-      [['user', 'show'], /^gatehouse: usage error: user show needs an account id or e-mail address/],
-      [['client', 'update', client.client_id, '--redirect-uri', 'not a url'], /^gatehouse: usage error: --redirect-uri: /],
-      [['client', 'update', client.client_id, '--grant-types', 'implicit'], /^gatehouse: usage error: --grant-types: /],
-      [['client', 'update', client.client_id, '--scope', 'openid root'], /^gatehouse: usage error: --scope: /],
-      [['client', 'update', client.client_id], /^gatehouse: usage error: client update needs at least one of --name/],
-      [['client', 'update', 'no-such-client', '--name', 'x'], /^gatehouse: error: no client with id no-such-client/],
-      [['client', 'rotate-secret'], /^gatehouse: usage error: client rotate-secret needs a client id/],
-      [['client', 'update', client.client_id, '--colour', 'red'], /^gatehouse: usage error: Unknown option '--colour'/],
-    ];
-    const user = await createUser(server);
-    cases.push([['user', 'set-roles', user.email, '--roles', 'Admin!'], /^gatehouse: usage error: --roles: /]);
+  /** Each case fails with one line matching its pattern, a non-zero exit and nothing on stdout. */
+  const failsWith = async (cases: [string[], RegExp][]) => {
     for (const [args, expected] of cases) {
       const r = await cli(...args);
       assert.notEqual(r.code, 0, args.join(' '));
@@ -122,7 +106,32 @@ describe(`admin CLI beside a running server (${STORAGE})`, () => {
       assert.equal(errorLines.length, 1, r.stderr);
       assert.match(errorLines[0]!, expected, args.join(' '));
     }
-    assert.equal(json<ClientMetadata>(await cli('client', 'show', client.client_id)).redirect_uris?.toString(), 'http://127.0.0.1:9/cb', 'nothing changed');
+  };
+
+  test('bad user input: one line naming the option and its rule, non-zero exit, nothing on stdout', async () => {
+    const user = await createUser(server);
+    await failsWith([
+      [['user', 'create', '--email', 'short@example.com', '--password', 'short'], /^gatehouse: usage error: --password: .*\d+ characters/],
+      [['user', 'create', '--email', 'not-an-email', '--password', 'long enough password'], /^gatehouse: usage error: --email: /],
+      [['user', 'create', '--email', 'x@example.com'], /^gatehouse: usage error: --password: required/],
+      [['user', 'set-roles', 'nobody@example.com', '--roles', 'a'], /^gatehouse: error: no account nobody@example.com/],
+      [['user', 'set-roles', user.email, '--roles', 'Admin!'], /^gatehouse: usage error: --roles: /],
+      [['user', 'show'], /^gatehouse: usage error: user show needs an account id or e-mail address/],
+    ]);
+  });
+
+  test('bad client input: one line naming the option and its rule; nothing changes', async () => {
+    const client = json<ClientMetadata>(await cli('client', 'create', '--name', 'Errors', '--redirect-uri', 'http://127.0.0.1:9/cb'));
+    await failsWith([
+      [['client', 'update', client.client_id, '--redirect-uri', 'not a url'], /^gatehouse: usage error: --redirect-uri: /],
+      [['client', 'update', client.client_id, '--grant-types', 'implicit'], /^gatehouse: usage error: --grant-types: /],
+      [['client', 'update', client.client_id, '--scope', 'openid root'], /^gatehouse: usage error: --scope: /],
+      [['client', 'update', client.client_id], /^gatehouse: usage error: client update needs at least one of --name/],
+      [['client', 'update', 'no-such-client', '--name', 'x'], /^gatehouse: error: no client with id no-such-client/],
+      [['client', 'rotate-secret'], /^gatehouse: usage error: client rotate-secret needs a client id/],
+      [['client', 'update', client.client_id, '--colour', 'red'], /^gatehouse: usage error: Unknown option '--colour'/],
+    ]);
+    assert.deepEqual(json<ClientMetadata>(await cli('client', 'show', client.client_id)).redirect_uris, ['http://127.0.0.1:9/cb'], 'nothing changed');
   });
 
   test('--help for every command and subcommand: its usage on stdout, exit 0', async () => {

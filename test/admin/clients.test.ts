@@ -131,9 +131,12 @@ describe(`admin API: clients (${STORAGE})`, () => {
     assert.equal(new Set(seen).size, seen.length, 'no client twice');
     for (const id of made) assert.ok(seen.includes(id), `client ${id} was not skipped`);
 
-    const bad = await api('GET', '/clients?cursor=not-a-cursor');
-    assert.equal(bad.status, 400);
-    assert.equal(bad.body.field, 'cursor');
+    const forged = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+    for (const cursor of ['not-a-cursor', forged(['yesterday', 'x']), forged(['2026-01-01T00:00:00.000Z', 'a\u0000b'])]) {
+      const bad = await api('GET', `/clients?cursor=${cursor}`);
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.body.field, 'cursor');
+    }
     const badLimit = await api('GET', '/clients?limit=0');
     assert.equal(badLimit.status, 400);
     assert.equal(badLimit.body.field, 'limit');

@@ -137,7 +137,13 @@ describe(`admin API: users (${STORAGE})`, () => {
     const after = await api('GET', `/users/${user.id}`);
     assert.equal(after.body.name, 'Steady');
     assert.deepEqual(after.body.roles, []);
-    for (const [query, field] of [['limit=0', 'limit'], ['limit=abc', 'limit'], ['cursor=nope', 'cursor'], [`q=${encodeURIComponent('a\u0000')}`, 'q']]) {
+    const forged = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+    for (const [query, field] of [
+      ['limit=0', 'limit'],
+      ['limit=abc', 'limit'],
+      ['cursor=nope', 'cursor'],
+      [`cursor=${forged(['1', randomUUID()])}`, 'cursor'],
+      [`cursor=${forged(['2026-01-01T00:00:00.000Z', 'not-a-uuid'])}`, 'cursor'], [`q=${encodeURIComponent('a\u0000')}`, 'q']]) {
       const res = await api('GET', `/users?${query}`);
       assert.equal(res.status, 400, `${query}: ${res.text}`);
       assert.equal(res.body.field, field);

@@ -10,9 +10,6 @@ import { importAccounts, type ImportProgress } from './import.service.ts';
 
 export class ImportUsageError extends Error {}
 
-export const IMPORT_USAGE = `user import --file F [--dry-run]
-  user import --from-django postgres://... [--map-staff-to-admin] [--verified] [--dry-run]`;
-
 /**
  * `gatehouse user import` (CONTRACT.md, "Importing users"): accounts from a JSON-lines file or
  * from a Django database, with their password hashes as they are. The summary
