@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, extname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { NO_INPUT } from './schemas.ts';
 
@@ -33,6 +34,16 @@ export interface Asset {
 
 export type Assets = ReadonlyMap<string, Asset>;
 
+/**
+ * Scripts of npm packages the pages load, served like our own: @simplewebauthn/browser for
+ * passkeys (views/assets/passkeys.js). The package exports only its modules; its browser bundle
+ * sits beside them (its `unpkg` file).
+ */
+export function vendorScripts(): Record<string, Buffer> {
+  const webauthn = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js');
+  return { 'simplewebauthn-browser.js': readFileSync(webauthn) };
+}
+
 function hashedName(name: string, body: Buffer) {
   const ext = extname(name);
   const hash = createHash('sha256').update(body).digest('hex').slice(0, 12);
@@ -40,11 +51,11 @@ function hashedName(name: string, body: Buffer) {
 }
 
 /** Every file of `dir` (not its folders) and the `generated` ones, by their plain names. */
-export function loadAssets(dir: string, generated: Record<string, string> = {}): Assets {
+export function loadAssets(dir: string, generated: Record<string, string | Buffer> = {}): Assets {
   const files: [string, Buffer][] = readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isFile() && TYPES[extname(entry.name)])
     .map((entry) => [entry.name, readFileSync(`${dir}/${entry.name}`)]);
-  for (const [name, text] of Object.entries(generated)) files.push([name, Buffer.from(text)]);
+  for (const [name, content] of Object.entries(generated)) files.push([name, Buffer.from(content)]);
   return new Map(files.map(([name, body]) => [name, { url: `/assets/${hashedName(name, body)}`, body, type: TYPES[extname(name)]! }]));
 }
 

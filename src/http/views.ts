@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import Handlebars from 'handlebars';
 import type { Config } from '../config.ts';
 import { currentLocale, translate } from '../i18n/locale.ts';
-import { assetUrl, loadAssets, serveAssets, type Assets } from './assets.ts';
+import { assetUrl, loadAssets, serveAssets, vendorScripts, type Assets } from './assets.ts';
 import { brandCss, brandTheme, showableImage } from './brand.ts';
 import { languageLinks, registerLanguage } from './language.ts';
 
@@ -42,7 +42,7 @@ export async function registerViews(app: FastifyInstance, { production, brand, p
   const theme = brandTheme(brand);
   const logoUrl = showableImage(theme.logoUrl);
   registerLanguage(app, { product: theme.name });
-  const assets = loadAssets(`${VIEWS_DIR}/assets`, { 'brand.css': brandCss(theme) });
+  const assets = loadAssets(`${VIEWS_DIR}/assets`, { 'brand.css': brandCss(theme), ...vendorScripts() });
   serveAssets(app, assets);
   await app.register(fastifyView, {
     engine: { handlebars: createHandlebars(assets) },

@@ -129,7 +129,7 @@ describe(`admin console (${STORAGE})`, () => {
     assert.notEqual((await server.email.outbox.repo.findById(m.id))?.status, 'dead');
   });
 
-  test('in Chromium: an admin signs in, opens a user and disables them, under the app\'s CSP', { skip: NO_CHROMIUM }, async () => {
+  test('in Chromium: an admin signs in, disables a user, creates a client and sees its secret once; the event log shows both with the admin; a non-admin gets 403', { skip: NO_CHROMIUM }, async () => {
     const admin = await createUser(server, { roles: ['admin'] });
     const target = await createUser(server, { name: 'Chromium Target' });
     const chromium = await launchChromium();
@@ -151,7 +151,38 @@ describe(`admin console (${STORAGE})`, () => {
       await Promise.all([page.waitForURL(/done=disabled/), page.click('button[value=disable]')]);
       assert.equal(await page.locator('[data-state]').textContent(), 'Disabled');
       assert.equal((await server.services.accounts.findById(target.id))?.disabled, true);
+
+      // A client made in the console: its secret is shown this once.
+      await page.click('a[href="/admin/clients"]');
+      await page.fill('input[name=client_name]', 'Made in Chromium');
+      await page.fill('input[name=redirect_uris]', 'https://chromium-app.example/cb');
+      await Promise.all([page.waitForLoadState('load'), page.click('form[action="/admin/clients"] button[type=submit]')]);
+      const secret = (await page.locator('[data-client-secret]').textContent())!.trim();
+      const clientId = (await page.locator('[data-client-id]').first().textContent())!.trim();
+      assert.ok(secret.length >= 32, 'the secret is shown');
+      const stored = await server.services.clients.find(clientId);
+      assert.equal(stored?.client_secret, secret, 'the secret shown is the client\'s');
+      await page.goto(`${server.url}/admin/clients`);
+      assert.ok((await page.content()).includes(clientId), 'the client is listed');
+      assert.ok(!(await page.content()).includes(secret), 'the secret is not shown again');
+
+      // The event log shows both changes, each with the admin who made it.
+      await page.click('a[href="/admin/events"]');
+      for (const type of ['admin.client_created', 'admin.user_updated']) {
+        const row = page.locator(`tr[data-event-type="${type}"]`).first();
+        assert.ok((await row.textContent())!.includes(admin.email), `${type} names the admin`);
+      }
       assert.deepEqual(problems, []);
+
+      // Someone without the admin role who signs in gets the 403 page and nothing else.
+      const outsider = await createUser(server, { name: 'Not An Admin' });
+      const other = await chromium.newPage();
+      await other.goto(`${server.url}/admin`);
+      await other.fill('input[name=login]', outsider.email);
+      await other.fill('input[name=password]', outsider.password);
+      const [answer] = await Promise.all([other.waitForResponse((r) => new URL(r.url()).pathname === '/admin' && r.request().method() === 'GET'), other.click('button[type=submit]')]);
+      assert.equal(answer.status(), 403);
+      assert.ok(!(await other.content()).includes(target.email), 'no data on the 403 page');
     } finally {
       await chromium.close();
     }

@@ -7,7 +7,7 @@ import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, NO_CHROMIUM } from '../helpers/chromium.ts';
 import { createClient, createUser, PASSWORD, rpConfig, type TestUser } from '../helpers/fixtures.ts';
-import { STORAGE, useServer } from '../helpers/server.ts';
+import { STORAGE, TEST_DATABASE_URL, TEST_REDIS_URL, useServer } from '../helpers/server.ts';
 import { BEHIND_PROXY, eventually, outboxTo } from '../email/support.ts';
 
 const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
@@ -29,7 +29,10 @@ interface Violation {
  * critical accessibility problem in the light and the dark theme, in English and Vietnamese;
  * no page scrolls sideways on a 375 px phone; the scripts work under the strict CSP.
  */
-describe(`hosted pages in Chromium: accessibility, phones, themes, scripts (${STORAGE})`, { skip: NO_CHROMIUM }, () => {
+// A slow browser matrix: CI runs it in the Postgres+Redis pass only (the pages are the same on the embedded default).
+const SLOW_MATRIX_ELSEWHERE = !(TEST_DATABASE_URL && TEST_REDIS_URL) && 'a slow browser matrix: run with DATABASE_URL and REDIS_URL';
+
+describe(`hosted pages in Chromium: accessibility, phones, themes, scripts (${STORAGE})`, { skip: NO_CHROMIUM || SLOW_MATRIX_ELSEWHERE }, () => {
   const { server } = useServer({ env: { ...BEHIND_PROXY } });
   let browser: Browser;
   let user: TestUser;

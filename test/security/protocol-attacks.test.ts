@@ -212,7 +212,7 @@ describe('protocol attacks', () => {
       assert.equal(res.headers.get('location'), null, redirect);
       const html = await res.text();
       assert.match(html, /redirect_uri/, redirect);
-      assert.match(html, /<link rel="stylesheet" href="\/assets\/gatehouse.css">/, `${redirect}: rendered through our error view`);
+      assert.match(html, /<link rel="stylesheet" href="\/assets\/gatehouse\.[0-9a-f]+\.css">/, `${redirect}: rendered through our error view`);
     }
   });
 

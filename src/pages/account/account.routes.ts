@@ -15,7 +15,7 @@ import { accountSessionRoutes } from './sessions.routes.ts';
 import { accountFactorsRoutes } from './factors.routes.ts';
 import type { Mfa } from '../../accounts/mfa/mfa.ts';
 import type { Passkeys } from '../../accounts/passkeys/passkeys.service.ts';
-import { WEBAUTHN_BROWSER_PATH } from '../passkeys/passkeys.routes.ts';
+import { PASSKEY_SCRIPTS } from '../passkeys/passkeys.routes.ts';
 
 export interface AccountOptions {
   host: OidcHost;
@@ -75,7 +75,7 @@ export async function accountRoutes(scope: FastifyInstance, { host, selfService,
       apps: await appsOf(accountId),
       mfa: await mfa.factors.status(accountId),
       passkeys: (await passkeys.list(accountId)).map(passkeyItem),
-      scripts: [WEBAUTHN_BROWSER_PATH, '/assets/passkeys.js'],
+      scripts: PASSKEY_SCRIPTS,
       ...extra,
     }), status);
   }

@@ -1,5 +1,5 @@
 import { translate } from '../../http/views.ts';
-import { WEBAUTHN_BROWSER_PATH } from '../passkeys/passkeys.routes.ts';
+import { PASSKEY_SCRIPTS } from '../passkeys/passkeys.routes.ts';
 import type { ClientCard } from '../interaction.ts';
 
 /** The login page's template (views/login.hbs). */
@@ -39,7 +39,7 @@ export function loginView({ uid, verified = false, ...rest }: LoginView): Record
     interactionUid: uid,
     // Passkeys: a button and autofill, by script (views/assets/passkeys.js); the form works without.
     passkeyUrl: `/interaction/${uid}/passkey`,
-    scripts: [WEBAUTHN_BROWSER_PATH, '/assets/passkeys.js'],
+    scripts: PASSKEY_SCRIPTS,
     ...(verified ? { notice: translate('verify.continue_notice') } : {}),
     ...rest,
   };

@@ -1,6 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -11,7 +8,7 @@ import type { Mfa } from '../../accounts/mfa/mfa.ts';
 import { PasskeyError, type Passkeys } from '../../accounts/passkeys/passkeys.service.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionUser } from '../../first-party/session.ts';
-import { formBody, formText, jsonBody, NO_INPUT } from '../../http/schemas.ts';
+import { formBody, formText, jsonBody } from '../../http/schemas.ts';
 import type { OidcHost } from '../../oidc/host.ts';
 import { LOGIN_SUCCEEDED, MFA_ENROLLED, MFA_REMOVED, type SecurityEvents } from '../../security/events.ts';
 import { interactionDetails, interactionParams } from '../interaction.ts';
@@ -26,10 +23,11 @@ export interface PasskeyPagesOptions {
   currentUser: (request: FastifyRequest) => Promise<SessionUser | undefined>;
 }
 
-/** Where the page gets @simplewebauthn/browser: served from our own origin (the CSP allows 'self' only). */
-export const WEBAUTHN_BROWSER_PATH = '/assets/vendor/simplewebauthn-browser.js';
-// The package exports only its modules; its browser bundle sits beside them (its `unpkg` file).
-const BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js');
+/**
+ * The scripts of a page that offers passkeys, by their asset names (src/http/assets.ts: served
+ * from our own origin, content-hashed; the CSP allows 'self' only).
+ */
+export const PASSKEY_SCRIPTS = ['simplewebauthn-browser.js', 'passkeys.js'];
 
 /** A PublicKeyCredential as the browser library serializes it; the library verifies the rest. */
 const credential = z.looseObject({ id: z.string().max(1400), rawId: z.string().max(1400), type: z.string(), response: z.looseObject({}) });
@@ -50,13 +48,6 @@ class SignInRequiredError extends AppError {
  */
 export async function passkeyRoutes(scope: FastifyInstance, { host, accounts, events, passkeys, mfa, currentUser }: PasskeyPagesOptions) {
   const app = scope.withTypeProvider<ZodTypeProvider>();
-  let bundle: Promise<Buffer> | undefined;
-
-  app.get(WEBAUTHN_BROWSER_PATH, { schema: NO_INPUT }, async (_request, reply) => {
-    bundle ??= readFile(BUNDLE);
-    return reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(await bundle);
-  });
-
   /** The interaction, only while it asks who the person is. */
   async function loginStep(request: FastifyRequest<{ Params: { uid: string } }>, reply: FastifyReply) {
     const interaction = await interactionDetails(host, request, reply);
