@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Browser, forms, type Page } from '../helpers/browser.ts';
 import { launchChromium, NO_CHROMIUM } from '../helpers/chromium.ts';
-import { createUser, type TestUser } from '../helpers/fixtures.ts';
+import * as oidc from 'openid-client';
+import type { ClientMetadata } from '../../src/oidc/clients.repo.ts';
+import { authorize, createUser, rpConfig, type TestUser } from '../helpers/fixtures.ts';
 import { STORAGE, useServer, type TestServer } from '../helpers/server.ts';
 
 /** Opens `path` of the console signed out: Gatehouse's own login, then the console. */
@@ -115,6 +117,17 @@ describe(`admin console (${STORAGE})`, () => {
     const [event] = await server.services.security.events.list({ type: 'admin.client_created' });
     assert.equal(event?.details.client_id, id);
     assert.equal(event?.details.by, 'console');
+
+    // A client made in the console signs a user in: a code flow driven by openid-client.
+    const app = await post(browser, clients, '/admin/clients', { client_name: 'Console app', redirect_uris: 'http://127.0.0.1:9/callback' });
+    assert.equal(app.status, 201);
+    const appId = /data-client-id>([^<]+)</.exec(app.body)![1]!;
+    const appSecret = /data-client-secret>([^<]+)</.exec(app.body)![1]!;
+    const rp = await rpConfig(server, { client_id: appId, client_secret: appSecret, redirect_uris: ['http://127.0.0.1:9/callback'] } as ClientMetadata);
+    const user = await createUser(server);
+    const flow = await authorize(server, rp, user);
+    const tokens = await oidc.authorizationCodeGrant(rp, flow.callbackUrl, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
+    assert.equal(tokens.claims()?.sub, user.id);
   });
 
   test('the outbox: a dead message sent again from the console', async () => {

@@ -36,7 +36,7 @@ describe(`passkeys in Chromium (${STORAGE})`, { skip: NO_CHROMIUM }, () => {
     rp?.close();
   });
 
-  test('add a passkey on /account, then sign in to a client with it alone: amr says hwk or swk and mfa; a used challenge is refused', async () => {
+  test('add a passkey on /account, then sign in to a client with it alone: amr says hwk or swk and mfa; a used challenge is refused; a removed passkey stops working', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const problems: string[] = [];
@@ -74,8 +74,10 @@ describe(`passkeys in Chromium (${STORAGE})`, { skip: NO_CHROMIUM }, () => {
       acr_values: MFA_ACR,
     });
     let assertion: string | undefined;
-    page.on('request', (request) => {
-      if (/\/interaction\/[^/]+\/passkey$/.test(new URL(request.url()).pathname)) assertion = request.postData() ?? undefined;
+    // The assertion that signed in (the autofill request and the button may each post one; the
+    // one that did not sign in was never used, and replaying it would be its first use).
+    page.on('response', (response) => {
+      if (/\/interaction\/[^/]+\/passkey$/.test(new URL(response.url()).pathname) && response.status() === 200) assertion = response.request().postData() ?? undefined;
     });
     await page.goto(url.toString());
     await page.locator('[data-passkey-login]').waitFor({ state: 'visible' });
@@ -114,6 +116,18 @@ describe(`passkeys in Chromium (${STORAGE})`, { skip: NO_CHROMIUM }, () => {
     assert.match((await page.locator('[data-passkey] small').textContent()) ?? '', /UTC/);
     await Promise.all([page.waitForURL(`${server.url}/account?done=passkey_removed`), page.click('[data-passkey] button[type=submit]')]);
     assert.equal(await page.locator('[data-passkey]').count(), 0);
+
+    // Removed, it stops working: the authenticator still offers it, Gatehouse refuses it.
+    await context.clearCookies();
+    await page.goto(url.toString().replace(/state=[^&]+/, `state=${oidc.randomState()}`));
+    await page.locator('[data-passkey-login]').waitFor({ state: 'visible' });
+    const [refused] = await Promise.all([
+      page.waitForResponse((res) => /\/interaction\/[^/]+\/passkey$/.test(new URL(res.url()).pathname) && res.request().method() === 'POST'),
+      page.locator('[data-passkey-login]').evaluate((button: { click(): void }) => button.click()).catch(() => undefined),
+    ]);
+    assert.equal(refused.status(), 400, 'a removed passkey does not sign in');
+    assert.equal(((await refused.json()) as { error: string }).error, 'PASSKEY_FAILED');
+    assert.match(new URL(page.url()).pathname, /^\/interaction\/[^/]+$/, 'still on the login page');
     assert.deepEqual(problems.filter((p) => /Content Security Policy|Refused/.test(p)), [], 'nothing refused by the CSP');
     await context.close();
   });
