@@ -1,5 +1,13 @@
 import { chromium } from 'playwright-core';
-import type { Row } from './report.ts';
+
+/** What the chart reads of a row of the report (report.ts's Row has more): Gatehouse's and bare's rate and CPU. */
+interface Row {
+  scenario: string;
+  label: string;
+  connections: number;
+  g?: { rps: number; cpuMs: number };
+  b?: { rps: number; cpuMs: number };
+}
 
 /**
  * bench/results.png: Gatehouse ÷ bare oidc-provider per scenario and connection count,
