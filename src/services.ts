@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { postgresAdapterFactory } from './oidc/adapters/postgres.adapter.ts';
 import { redisAdapterFactory } from './oidc/adapters/redis.adapter.ts';
-import { withUnavailableStorage } from './oidc/adapters/types.ts';
+import { withHashedIds, withUnavailableStorage } from './oidc/adapters/types.ts';
 import { postgresInvalidation, redisInvalidation } from './oidc/client-cache.ts';
 import { createClientsRepo } from './oidc/clients.repo.ts';
 import { createSecretBox } from './crypto/secret-box.ts';
@@ -26,7 +26,7 @@ export function createServices({ config, database, redis, log }: { config: Confi
     clients: createClientsRepo(knex, box, {
       invalidation: redis ? redisInvalidation(redis, config.redisPrefix) : database.embedded ? undefined : postgresInvalidation(knex, database.url),
     }),
-    adapter: withUnavailableStorage(redis ? redisAdapterFactory(redis, config.redisPrefix) : postgresAdapterFactory(knex)),
+    adapter: withUnavailableStorage(withHashedIds(redis ? redisAdapterFactory(redis, config.redisPrefix) : postgresAdapterFactory(knex))),
   };
 }
 

@@ -139,6 +139,15 @@ for (const mode of modes) {
       assert.equal(res.status, 201);
       const body = (await res.json()) as { client_id: string; registration_access_token: string };
       assert.ok(body.client_id && body.registration_access_token);
+
+      // Both bearer secrets are stored hashed: nothing in the store names or contains them.
+      const { redis } = server.runtime;
+      const stored = redis
+        ? (await redis.keys(`${server.config.redisPrefix}*`)).join('\n') + (await Promise.all((await redis.keys(`${server.config.redisPrefix}*`)).map((k) => redis.get(k).catch(() => '')))).join('\n')
+        : JSON.stringify(await server.services.knex('oidc_payloads').select('id', 'payload'));
+      for (const secret of [iat, body.registration_access_token]) assert.ok(!stored.includes(secret), 'a bearer secret in the store');
+      const management = await fetch(`${server.url}/reg/${body.client_id}`, { headers: { authorization: `Bearer ${body.registration_access_token}` } });
+      assert.equal(management.status, 200, 'RFC 7592: the registration access token still reads the client');
       const firstParty = await fetch(`${server.url}/reg`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${json<{ initial_access_token: string }>(await runCli(['iat', 'create'], storage.env)).initial_access_token}` },

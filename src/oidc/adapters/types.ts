@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { errors } from 'oidc-provider';
 import { isDependencyDown } from '../../errors.ts';
 
@@ -65,5 +66,36 @@ export function withUnavailableStorage(factory: AdapterFactory): AdapterFactory 
       wrapped[method] = ((...args: never[]) => (adapter[method] as (...a: never[]) => Promise<never>)(...args).catch(translate)) as never;
     }
     return wrapped;
+  };
+}
+
+/**
+ * Models whose id is the bearer secret itself (an opaque token's value is its id) and that are
+ * kept hashed: a read of the store (a backup, a replica, a Redis `KEYS`) gives nothing anyone
+ * can present. The initial access tokens of `gatehouse iat create` and the registration access
+ * tokens of RFC 7592 (issue 11: "stored hashed").
+ */
+export const HASHED_MODELS = new Set(['InitialAccessToken', 'RegistrationAccessToken']);
+
+const hashId = (id: string) => `sha256:${createHash('sha256').update(id).digest('base64url')}`;
+
+/**
+ * Stores `models` under a SHA-256 of their id, without the id in the payload (`jti`), and gives
+ * the id back on a read: oidc-provider sees the same contract, the store never holds the secret.
+ */
+export function withHashedIds(factory: AdapterFactory, models = HASHED_MODELS): AdapterFactory {
+  return (name) => {
+    const adapter = factory(name);
+    if (!models.has(name)) return adapter;
+    return {
+      ...adapter,
+      upsert: (id, payload, expiresIn) => adapter.upsert(hashId(id), { ...payload, jti: undefined }, expiresIn),
+      find: async (id) => {
+        const found = await adapter.find(hashId(id));
+        return found && { ...found, jti: id };
+      },
+      consume: (id) => adapter.consume(hashId(id)),
+      destroy: (id) => adapter.destroy(hashId(id)),
+    };
   };
 }
