@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
 
 /**
@@ -139,4 +140,17 @@ export function describeProblems(problems: Record<string, string>): string {
   return Object.entries(problems)
     .map(([field, problem]) => `${field}: ${problem}`)
     .join('; ');
+}
+
+/**
+ * A new client id: 16 base64url characters that start with a letter or digit, for clients made
+ * by admins and through dynamic registration (provider.ts `idFactory`). An id starting with `-`
+ * would read as an option on a command line (`gatehouse client show -w…`, which CI met): such
+ * draws (about one in 32) are drawn again.
+ */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(12).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { AppError, ValidationError } from '../errors.ts';
 import type { ClientMetadata, ClientsRepo } from './clients.repo.ts';
-import { clientMetadataProblems, describeProblems } from './client-rules.ts';
+import { clientMetadataProblems, describeProblems, newClientId } from './client-rules.ts';
 import { OFFERED_SCOPES } from './provider.ts';
 
 export interface NewClient {
@@ -26,6 +26,8 @@ export interface ClientStore {
 }
 
 const newSecret = () => randomBytes(32).toString('base64url');
+
+
 
 /** The field an oidc-provider metadata error is about, when its description starts with one. */
 function providerErrorField(description: string): string | undefined {
@@ -88,7 +90,7 @@ export async function createClient(store: ClientStore, input: Record<string, unk
     ...input,
     grant_types: grantTypes,
     first_party: Boolean(input.first_party),
-    client_id: randomBytes(12).toString('base64url'),
+    client_id: newClientId(),
   };
   if (metadata.token_endpoint_auth_method !== 'none') metadata.client_secret = newSecret();
   return storeClient(store, metadata, Boolean(input.first_party));

@@ -9,7 +9,7 @@ import { MFA_ACR, SUPPORTED_ACRS } from '../accounts/mfa/policy.ts';
 import type { Config } from '../config.ts';
 import { firstSupported, LOCALES, setLocale, translate } from '../i18n/locale.ts';
 import type { ClientMetadata, ClientsRepo } from './clients.repo.ts';
-import { clientMetadataProblems, describeProblems } from './client-rules.ts';
+import { clientMetadataProblems, describeProblems, newClientId } from './client-rules.ts';
 import { withUnavailableStorage, type AdapterFactory } from './adapters/types.ts';
 
 /** Renders a view of `views/` to an HTML string (the app's @fastify/view instance). */
@@ -222,7 +222,7 @@ export function createProvider({ config, accounts, clients, adapter, jwks, rende
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
-      registration: { enabled: true, initialAccessToken: true },
+      registration: { enabled: true, initialAccessToken: true, idFactory: newClientId },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       rpInitiatedLogout: { enabled: true, ...logoutPages },
       resourceIndicators: {

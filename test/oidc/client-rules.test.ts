@@ -110,3 +110,12 @@ describe(`one set of client rules for every path (${STORAGE})`, () => {
     await assert.rejects(createClient(ctx.server, { scope: 'openid nope' }), /scope/);
   });
 });
+
+describe('client ids', () => {
+  test('never start with "-" (a command line would read one as an option), whoever makes the client', async () => {
+    const { newClientId } = await import('../../src/oidc/client-rules.ts');
+    const ids = Array.from({ length: 5000 }, newClientId);
+    assert.ok(ids.every((id) => /^[A-Za-z0-9][A-Za-z0-9_-]{15}$/.test(id)), ids.find((id) => !/^[A-Za-z0-9]/.test(id)));
+    assert.equal(new Set(ids).size, ids.length);
+  });
+});
